@@ -1,0 +1,293 @@
+/*
+ * aiofsd.c - main: options, start-up checks, signals, the loop.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "aiofsd.h"
+
+struct options		 opts;
+struct event_base	*ev_base;
+
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: aiofsd [-fhqvV] [-s socket] [-w workers] [-r root] "
+	    "[--read-only]\n"
+	    "              [--strict-paths] [--allow-fd-passing] "
+	    "[--tmpdir dir]\n"
+	    "              [--max-frame bytes] [--max-inflight n] "
+	    "[--max-handles n]\n");
+	exit(status);
+}
+
+/* The default socket path: $AIOFS_SOCKET, $XDG_RUNTIME_DIR, /run. */
+static char *
+default_socket(void)
+{
+	const char	*s;
+	char		*p;
+
+	if ((s = getenv("AIOFS_SOCKET")) != NULL && *s != '\0')
+		return (xstrdup(s));
+	if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s != '\0') {
+		xasprintf(&p, "%s/aiofsd.sock", s);
+		return (p);
+	}
+	return (xstrdup("/run/aiofsd/aiofsd.sock"));
+}
+
+/* Parse a positive integer option or exit with a clear message. */
+static long long
+parse_num(const char *opt, const char *arg, long long min, long long max)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || end == arg || v < min || v > max) {
+		fprintf(stderr, "aiofsd: %s: \"%s\" is not a number from "
+		    "%lld to %lld\n", opt, arg, min, max);
+		exit(2);
+	}
+	return (v);
+}
+
+/* Resolve and open the root once; exit if it is unusable. */
+static void
+open_root(struct policy *pol)
+{
+	char		 real[PATH_MAX];
+	struct stat	 sb;
+
+	if (realpath(pol->root, real) == NULL) {
+		fprintf(stderr, "aiofsd: root %s: %s\n", pol->root,
+		    strerror(errno));
+		exit(1);
+	}
+	pol->rootfd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pol->rootfd == -1 || fstat(pol->rootfd, &sb) == -1) {
+		fprintf(stderr, "aiofsd: root %s: %s\n", real,
+		    strerror(errno));
+		exit(1);
+	}
+	free(pol->root);
+	pol->root = xstrdup(real);
+}
+
+/* SIGTERM / SIGINT: graceful shutdown. */
+static void
+signal_cb(int sig, short events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	log_info("signal %d", sig);
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	server_shutdown();
+}
+
+/* Listen: a socket from systemd if one was passed, else our own path. */
+static void
+start_listening(void)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int	 n = sd_listen_fds(1);
+
+	if (n > 1) {
+		fprintf(stderr, "aiofsd: systemd passed %d sockets, expected "
+		    "one\n", n);
+		exit(1);
+	}
+	if (n == 1) {
+		if (server_adopt(SD_LISTEN_FDS_START) == -1) {
+			fprintf(stderr, "aiofsd: activation socket: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+		log_info("listening on the socket passed by systemd");
+		return;
+	}
+#endif
+	if (server_listen(opts.socket_path) == -1) {
+		if (errno == EADDRINUSE)
+			fprintf(stderr, "aiofsd: %s: another aiofsd is already "
+			    "serving this socket\n", opts.socket_path);
+		else
+			fprintf(stderr, "aiofsd: %s: %s\n", opts.socket_path,
+			    strerror(errno));
+		exit(1);
+	}
+	log_info("listening on %s, root %s, %d workers", opts.socket_path,
+	    opts.policy.root, opts.workers);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "read-only", no_argument, NULL, 1 },
+		{ "allow-fd-passing", no_argument, NULL, 2 },
+		{ "strict-paths", no_argument, NULL, 3 },
+		{ "tmpdir", required_argument, NULL, 4 },
+		{ "max-frame", required_argument, NULL, 5 },
+		{ "max-inflight", required_argument, NULL, 6 },
+		{ "max-handles", required_argument, NULL, 7 },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct event	*ev_term, *ev_int;
+	int		 ch, level = 1;
+	long		 ncpu;
+
+	opts.max_frame = AIOFS_MAX_MSG;
+	opts.policy.max_inflight = AIOFS_MAX_INFLIGHT;
+	opts.policy.max_handles = AIOFS_MAX_HANDLES;
+	while ((ch = getopt_long(argc, argv, "s:w:r:c:fvqhV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			free(opts.socket_path);
+			opts.socket_path = xstrdup(optarg);
+			break;
+		case 'w':
+			opts.workers = parse_num("-w", optarg, 1, 1024);
+			break;
+		case 'r':
+			free(opts.policy.root);
+			opts.policy.root = xstrdup(optarg);
+			break;
+		case 'c':
+			fprintf(stderr, "aiofsd: -c: configuration files are "
+			    "not supported by this version\n");
+			exit(2);
+		case 'f':
+			opts.foreground = 1;
+			break;
+		case 'v':
+			level++;
+			break;
+		case 'q':
+			level = 0;
+			break;
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("aiofsd %s (protocol %d)\n", AIOFSD_VERSION,
+			    AIOFS_PROTOCOL_VERSION);
+			exit(0);
+		case 1:
+			opts.policy.read_only = 1;
+			break;
+		case 2:
+			opts.policy.allow_fd_passing = 1;
+			break;
+		case 3:
+			opts.policy.strict_paths = 1;
+			break;
+		case 4:
+			free(opts.policy.tmpdir);
+			opts.policy.tmpdir = xstrdup(optarg);
+			break;
+		case 5:
+			opts.max_frame = parse_num("--max-frame", optarg,
+			    AIOFS_MIN_MSG, 256U * 1024 * 1024);
+			break;
+		case 6:
+			opts.policy.max_inflight = parse_num("--max-inflight",
+			    optarg, 1, 65536);
+			break;
+		case 7:
+			opts.policy.max_handles = parse_num("--max-handles",
+			    optarg, 1, 1 << 20);
+			break;
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "aiofsd: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(2);
+	}
+	if (opts.socket_path == NULL)
+		opts.socket_path = default_socket();
+	if (opts.policy.root == NULL)
+		opts.policy.root = xstrdup("/");
+	if (opts.workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		opts.workers = ncpu < 1 ? 4 : (ncpu > 64 ? 64 : ncpu * 2);
+	}
+	if (resolve_check_openat2() == -1) {
+		fprintf(stderr, "aiofsd: openat2(RESOLVE_IN_ROOT) is not "
+		    "available (%s): refusing to run unconfined\n",
+		    strerror(errno));
+		exit(1);
+	}
+	open_root(&opts.policy);
+
+	log_open("aiofsd", opts.foreground, level);
+	signal(SIGPIPE, SIG_IGN);
+	if ((ev_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	stats.start_ns = stats_now_ns();
+
+	start_listening();
+	if (!opts.foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		if (event_reinit(ev_base) == -1)
+			fatalx("event_reinit");
+	}
+	if (pool_start(opts.workers) == -1)
+		fatal("starting %d workers", opts.workers);
+
+	ev_term = evsignal_new(ev_base, SIGTERM, signal_cb, NULL);
+	ev_int = evsignal_new(ev_base, SIGINT, signal_cb, NULL);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+#ifdef HAVE_LIBSYSTEMD
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s with %d workers",
+	    opts.policy.root, opts.workers);
+#endif
+
+	event_base_dispatch(ev_base);
+
+	pool_stop();
+	server_close_listener();
+	event_free(ev_term);
+	event_free(ev_int);
+	event_base_free(ev_base);
+	libevent_global_shutdown();
+	close(opts.policy.rootfd);
+	free(opts.policy.root);
+	free(opts.policy.tmpdir);
+	free(opts.socket_path);
+	log_info("exiting");
+	log_close();
+	return (0);
+}

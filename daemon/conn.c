@@ -1,0 +1,608 @@
+/*
+ * conn.c - one client connection.
+ *
+ * DESIGN
+ *
+ * A connection is read with recvmsg() into conn->in (so that SCM_RIGHTS
+ * fds sent with Wrap are collected on the way), cut into frames by
+ * frame.c, decoded, and handed to dispatch.c.  Replies are packed into
+ * conn->out and written with writev (evbuffer_write), or with sendmsg when
+ * an fd rides along (OpenFd): conn->sendfds remembers at which stream
+ * offset each outgoing fd belongs, so it is attached to the first byte of
+ * its reply frame.
+ *
+ * Backpressure: reading stops while the connection has max_inflight
+ * requests in flight or more than AIOFS_OUT_HIWAT bytes of unsent output,
+ * and resumes when both are low again (output under AIOFS_OUT_LOWAT).
+ * Frames already buffered in conn->in wait there meanwhile.  Memory per
+ * connection is thus bounded by max_frame (input) + HIWAT + one chunk per
+ * streaming request (output).
+ *
+ * Lifetime: the socket holds one reference, every request one more
+ * (tmux's server_client_unref).  conn_lost() marks the connection dead,
+ * closes the socket, drops queued requests and queues an internal close
+ * of every handle; the struct is freed when the last reference goes.  A
+ * protocol violation (conn_bad) first flushes what was queued (the error
+ * reply), then loses the connection.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aiofsd.h"
+
+#define CONN_READ_SIZE	(256 * 1024)
+
+struct conns	 all_conns = TAILQ_HEAD_INITIALIZER(all_conns);
+static uint64_t	 conn_next_serial = 1;
+
+static void	conn_read_cb(int, short, void *);
+static void	conn_write_cb(int, short, void *);
+static void	conn_process(struct conn *);
+
+/* Make the state for an accepted socket fd (already non-blocking). */
+struct conn *
+conn_new(int fd)
+{
+	struct conn	*conn;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof cred;
+
+	conn = xcalloc(1, sizeof *conn);
+	conn->fd = fd;
+	conn->refs = 1;
+	conn->serial = conn_next_serial++;
+	conn->pid = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		conn->pid = cred.pid;
+		conn->uid = cred.uid;
+		conn->gid = cred.gid;
+	}
+	conn->sess = session_new(&opts.policy, "/");
+	conn->max_inflight = opts.policy.max_inflight;
+	conn->in = evbuffer_new();
+	conn->out = evbuffer_new();
+	if (conn->in == NULL || conn->out == NULL)
+		fatalx("evbuffer_new");
+	TAILQ_INIT(&conn->reqs);
+	TAILQ_INIT(&conn->parked);
+	handle_table_init(&conn->handles, opts.policy.max_handles);
+	conn->ev_read = event_new(ev_base, fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, conn);
+	conn->ev_write = event_new(ev_base, fd, EV_WRITE, conn_write_cb,
+	    conn);
+	if (conn->ev_read == NULL || conn->ev_write == NULL)
+		fatalx("event_new");
+	event_add(conn->ev_read, NULL);
+	TAILQ_INSERT_TAIL(&all_conns, conn, entry);
+	stats.conns_current++;
+	stats.conns_total++;
+	stats.conns_alloc++;
+	log_info("conn %llu: accepted pid %ld uid %lu gid %lu",
+	    (unsigned long long)conn->serial, (long)conn->pid,
+	    (unsigned long)conn->uid, (unsigned long)conn->gid);
+	return (conn);
+}
+
+/* Take a reference. */
+void
+conn_ref(struct conn *conn)
+{
+	conn->refs++;
+}
+
+/* Drop a reference; the last one frees the connection. */
+void
+conn_unref(struct conn *conn)
+{
+	int		 i;
+	struct cleanup	*cl;
+
+	if (--conn->refs > 0)
+		return;
+	while ((cl = conn->cleanups) != NULL) {
+		conn->cleanups = cl->next;
+		if (cl->is_dir)
+			ops_os_rmtree_at(cl->dirfd, cl->name);
+		else
+			unlinkat(cl->dirfd, cl->name, 0);
+		close(cl->dirfd);
+		free(cl->name);
+		free(cl);
+	}
+	for (i = 0; i < conn->nrecvfds; i++)
+		close(conn->recvfds[i]);
+	for (i = 0; i < conn->nsendfds; i++)
+		close(conn->sendfds[i].fd);
+	handle_table_free(&conn->handles);
+	idmap_free(&conn->ids);
+	evbuffer_free(conn->in);
+	evbuffer_free(conn->out);
+	session_unref(conn->sess);
+	free(conn);
+	stats.conns_alloc--;
+}
+
+/*
+ * The connection is gone (EOF, error, protocol violation, shutdown).
+ * Close the socket, drop what has not started, close every handle.
+ */
+void
+conn_lost(struct conn *conn, const char *why)
+{
+	struct req	*req, *next;
+	uint32_t	 i;
+
+	if (conn->flags & CONN_DEAD)
+		return;
+	conn->flags |= CONN_DEAD;
+	log_info("conn %llu: closed: %s", (unsigned long long)conn->serial,
+	    why);
+	event_free(conn->ev_read);
+	event_free(conn->ev_write);
+	conn->ev_read = conn->ev_write = NULL;
+	close(conn->fd);
+	conn->fd = -1;
+	TAILQ_REMOVE(&all_conns, conn, entry);
+	stats.conns_current--;
+
+	/* Requests not yet on a worker are dropped: ECANCELED, no reply. */
+	for (req = TAILQ_FIRST(&conn->reqs); req != NULL; req = next) {
+		next = TAILQ_NEXT(req, centry);
+		if (req->internal)
+			continue;
+		if (req->state == REQ_QUEUED && pool_cancel(req) == 0) {
+			req_fail(req, ECANCELED, NULL);
+			req->more = 0;
+			dispatch_complete(req);
+		}
+	}
+	while ((req = TAILQ_FIRST(&conn->parked)) != NULL) {
+		TAILQ_REMOVE(&conn->parked, req, qentry);
+		req->more = 0;
+		req->state = REQ_DONE;
+		dispatch_complete(req);
+	}
+	for (i = 0; i < conn->handles.nslots; i++) {
+		struct handle *h = &conn->handles.slots[i];
+
+		if (h->type == HANDLE_FREE)
+			continue;
+		while ((req = TAILQ_FIRST(&h->waitq)) != NULL) {
+			TAILQ_REMOVE(&h->waitq, req, qentry);
+			req->hid = 0;
+			req_fail(req, ECANCELED, NULL);
+			dispatch_complete(req);
+		}
+		dispatch_close_handle(conn, ((uint64_t)h->gen << 32) | (i + 1));
+	}
+	conn_unref(conn);
+}
+
+/* A protocol violation: log it, flush what is queued, then drop. */
+void
+conn_bad(struct conn *conn, const char *fmt, ...)
+{
+	char	 why[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (conn->flags & (CONN_BAD | CONN_DEAD))
+		return;
+	stats.protocol_errors++;
+	log_warnx("conn %llu: protocol error: %s",
+	    (unsigned long long)conn->serial, why);
+	conn->flags |= CONN_BAD;
+	event_del(conn->ev_read);
+	if (evbuffer_get_length(conn->out) == 0)
+		conn_lost(conn, why);
+	else
+		conn_kick(conn);
+}
+
+/* Queue one reply frame. */
+int
+conn_send(struct conn *conn, const Response *resp)
+{
+	if (conn->flags & CONN_DEAD)
+		return (-1);
+	if (frame_write(conn->out, resp) == -1)
+		fatalx("frame_write");
+	conn_kick(conn);
+	return (0);
+}
+
+/* Attach fd (now ours) to the next frame queued on conn. */
+void
+conn_send_fd(struct conn *conn, int fd)
+{
+	if (conn->nsendfds == AIOFS_MAX_PASSED_FDS) {
+		/* The peer is not reading: it will not miss this fd. */
+		close(fd);
+		conn_bad(conn, "too many fds waiting to be sent");
+		return;
+	}
+	conn->sendfds[conn->nsendfds].at = conn->out_written +
+	    evbuffer_get_length(conn->out);
+	conn->sendfds[conn->nsendfds].fd = fd;
+	conn->nsendfds++;
+}
+
+/* Take the oldest fd received from the peer, or -1. */
+int
+conn_take_fd(struct conn *conn)
+{
+	int	 fd;
+
+	if (conn->nrecvfds == 0)
+		return (-1);
+	fd = conn->recvfds[0];
+	conn->nrecvfds--;
+	memmove(conn->recvfds, conn->recvfds + 1,
+	    conn->nrecvfds * sizeof conn->recvfds[0]);
+	return (fd);
+}
+
+/* Make sure the write event is pending. */
+void
+conn_kick(struct conn *conn)
+{
+	if (conn->ev_write != NULL && !event_pending(conn->ev_write,
+	    EV_WRITE, NULL))
+		event_add(conn->ev_write, NULL);
+}
+
+/* Is the unsent output above the high watermark? */
+int
+conn_output_full(struct conn *conn)
+{
+	return (evbuffer_get_length(conn->out) > AIOFS_OUT_HIWAT);
+}
+
+/*
+ * Start or stop reading according to backpressure, and process frames
+ * that were buffered while reading was stopped.
+ */
+void
+conn_update_read(struct conn *conn)
+{
+	size_t	 out = evbuffer_get_length(conn->out);
+	int	 pause;
+
+	if (conn->flags & (CONN_DEAD | CONN_BAD))
+		return;
+	if (conn->flags & CONN_RPAUSED)
+		pause = conn->inflight >= conn->max_inflight ||
+		    out > AIOFS_OUT_LOWAT;
+	else
+		pause = conn->inflight >= conn->max_inflight ||
+		    out > AIOFS_OUT_HIWAT;
+	if (server_stopping) {
+		if (conn->inflight == 0 && out == 0) {
+			conn_lost(conn, "shutting down");
+			return;
+		}
+		pause = 1;
+	}
+	if (pause && !(conn->flags & CONN_RPAUSED)) {
+		conn->flags |= CONN_RPAUSED;
+		event_del(conn->ev_read);
+	} else if (!pause && (conn->flags & CONN_RPAUSED)) {
+		conn->flags &= ~CONN_RPAUSED;
+		event_add(conn->ev_read, NULL);
+		if (evbuffer_get_length(conn->in) != 0)
+			conn_process(conn);
+	}
+}
+
+/* Cut, decode and dispatch every whole frame in conn->in. */
+static void
+conn_process(struct conn *conn)
+{
+	const uint8_t		*body;
+	size_t			 len;
+	enum frame_status	 st;
+	Request			*msg;
+
+	while (!(conn->flags & (CONN_DEAD | CONN_BAD | CONN_RPAUSED))) {
+		st = frame_next(conn->in, opts.max_frame, &body, &len);
+		if (st == FRAME_INCOMPLETE)
+			break;
+		if (st == FRAME_TOO_LARGE) {
+			Response		 resp = AIOFS__V1__RESPONSE__INIT;
+			Aiofs__V1__Error	 err = AIOFS__V1__ERROR__INIT;
+
+			err.has_errno_value = 1;
+			err.errno_value = EMSGSIZE;
+			err.name = "EMSGSIZE";
+			err.message = "frame larger than max_frame";
+			resp.result_case = AIOFS__V1__RESPONSE__RESULT_ERROR;
+			resp.error = &err;
+			conn_send(conn, &resp);
+			conn_bad(conn, "frame larger than %u bytes",
+			    opts.max_frame);
+			break;
+		}
+		msg = aiofs__v1__request__unpack(NULL, len, body);
+		evbuffer_drain(conn->in, 4 + len);
+		if (msg == NULL) {
+			conn_bad(conn, "undecodable request of %zu bytes",
+			    len);
+			break;
+		}
+		if (dispatch_request(conn, msg) == -1)
+			break;
+		conn_update_read(conn);
+	}
+}
+
+/* Collect SCM_RIGHTS fds from a received message. */
+static void
+conn_collect_fds(struct conn *conn, struct msghdr *mh)
+{
+	struct cmsghdr	*cm;
+	int		*fds, n, i;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		fds = (int *)CMSG_DATA(cm);
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			if (conn->nrecvfds == AIOFS_MAX_PASSED_FDS ||
+			    !conn->sess->pol->allow_fd_passing) {
+				close(fds[i]);
+				conn_bad(conn, "%s", conn->nrecvfds ==
+				    AIOFS_MAX_PASSED_FDS ?
+				    "too many unused fds passed" :
+				    "fd passing not allowed");
+				continue;
+			}
+			conn->recvfds[conn->nrecvfds++] = fds[i];
+		}
+	}
+}
+
+/* The socket is readable. */
+static void
+conn_read_cb(int fd, short events, void *arg)
+{
+	struct conn		*conn = arg;
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	struct msghdr		 mh;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int) * 16)];
+	} cmsg;
+	ssize_t			 n;
+	int			 nv, i;
+
+	(void)events;
+	nv = evbuffer_reserve_space(conn->in, CONN_READ_SIZE, v, 2);
+	if (nv <= 0)
+		fatalx("evbuffer_reserve_space");
+	for (i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = nv;
+	mh.msg_control = cmsg.buf;
+	mh.msg_controllen = sizeof cmsg.buf;
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n == -1) {
+		evbuffer_commit_space(conn->in, v, 0);
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_lost(conn, strerror(errno));
+		return;
+	}
+	if (mh.msg_controllen > 0)
+		conn_collect_fds(conn, &mh);
+	if (mh.msg_flags & MSG_CTRUNC)
+		conn_bad(conn, "too many fds in one message");
+	if (n == 0) {
+		evbuffer_commit_space(conn->in, v, 0);
+		conn_lost(conn, "end of file");
+		return;
+	}
+	stats.bytes_in += n;
+	for (i = 0; i < nv; i++) {
+		size_t take = (size_t)n < v[i].iov_len ? (size_t)n :
+		    v[i].iov_len;
+
+		v[i].iov_len = take;
+		n -= take;
+	}
+	evbuffer_commit_space(conn->in, v, nv);
+	conn_process(conn);
+}
+
+/* Send the next fd with the bytes of the frame it belongs to. */
+static ssize_t
+conn_write_fd(struct conn *conn)
+{
+	struct evbuffer_iovec	 v[16];
+	struct iovec		 iov[16];
+	struct msghdr		 mh;
+	struct cmsghdr		*cm;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	} cmsg;
+	ssize_t			 n;
+	int			 nv, i;
+
+	nv = evbuffer_peek(conn->out, -1, NULL, v, 16);
+	if (nv > 16)
+		nv = 16;
+	for (i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	memset(&mh, 0, sizeof mh);
+	memset(&cmsg, 0, sizeof cmsg);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = nv;
+	mh.msg_control = cmsg.buf;
+	mh.msg_controllen = sizeof cmsg.buf;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &conn->sendfds[0].fd, sizeof(int));
+	n = sendmsg(conn->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0) {
+		close(conn->sendfds[0].fd);
+		conn->nsendfds--;
+		memmove(conn->sendfds, conn->sendfds + 1,
+		    conn->nsendfds * sizeof conn->sendfds[0]);
+		evbuffer_drain(conn->out, n);
+	}
+	return (n);
+}
+
+/* The socket is writable: send as much as it takes. */
+static void
+conn_write_cb(int fd, short events, void *arg)
+{
+	struct conn	*conn = arg;
+	ssize_t		 n;
+	size_t		 limit;
+
+	(void)events;
+	while (evbuffer_get_length(conn->out) != 0) {
+		if (conn->nsendfds > 0 &&
+		    conn->sendfds[0].at == conn->out_written)
+			n = conn_write_fd(conn);
+		else {
+			limit = evbuffer_get_length(conn->out);
+			if (conn->nsendfds > 0 &&
+			    conn->sendfds[0].at - conn->out_written < limit)
+				limit = conn->sendfds[0].at - conn->out_written;
+			n = evbuffer_write_atmost(conn->out, fd, limit);
+		}
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			conn_lost(conn, strerror(errno));
+			return;
+		}
+		if (n == 0)
+			break;
+		conn->out_written += n;
+		stats.bytes_out += n;
+	}
+	if (evbuffer_get_length(conn->out) != 0) {
+		event_add(conn->ev_write, NULL);
+		return;
+	}
+	if (conn->flags & CONN_BAD) {
+		conn_lost(conn, "protocol error");
+		return;
+	}
+	if (!conn_output_full(conn))
+		dispatch_resume(conn);
+	conn_update_read(conn);
+}
+
+/* Hash of a request id. */
+static size_t
+idmap_hash(uint64_t k, size_t cap)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return ((size_t)k & (cap - 1));
+}
+
+/* Find the request with id k. */
+struct req *
+idmap_get(struct idmap *m, uint64_t k)
+{
+	size_t	 i;
+
+	if (m->cap == 0)
+		return (NULL);
+	for (i = idmap_hash(k, m->cap); m->vals[i] != NULL;
+	    i = (i + 1) & (m->cap - 1))
+		if (m->keys[i] == k)
+			return (m->vals[i]);
+	return (NULL);
+}
+
+/* Insert k -> v (k not present).  Grows at 50% load. */
+int
+idmap_put(struct idmap *m, uint64_t k, struct req *v)
+{
+	struct idmap	 old = *m;
+	size_t		 i;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		m->cap = old.cap == 0 ? 64 : old.cap * 2;
+		m->keys = xcalloc(m->cap, sizeof *m->keys);
+		m->vals = xcalloc(m->cap, sizeof *m->vals);
+		m->n = 0;
+		for (i = 0; i < old.cap; i++)
+			if (old.vals[i] != NULL)
+				idmap_put(m, old.keys[i], old.vals[i]);
+		free(old.keys);
+		free(old.vals);
+	}
+	for (i = idmap_hash(k, m->cap); m->vals[i] != NULL;
+	    i = (i + 1) & (m->cap - 1))
+		;
+	m->keys[i] = k;
+	m->vals[i] = v;
+	m->n++;
+	return (0);
+}
+
+/* Remove k, shifting later entries back (no tombstones). */
+void
+idmap_del(struct idmap *m, uint64_t k)
+{
+	size_t	 i, j, h;
+
+	if (m->cap == 0)
+		return;
+	for (i = idmap_hash(k, m->cap); m->vals[i] != NULL;
+	    i = (i + 1) & (m->cap - 1))
+		if (m->keys[i] == k)
+			break;
+	if (m->vals[i] == NULL)
+		return;
+	m->vals[i] = NULL;
+	m->n--;
+	for (j = (i + 1) & (m->cap - 1); m->vals[j] != NULL;
+	    j = (j + 1) & (m->cap - 1)) {
+		h = idmap_hash(m->keys[j], m->cap);
+		/* Move j back to i if its home is not in (i, j]. */
+		if ((j > i && (h <= i || h > j)) ||
+		    (j < i && (h <= i && h > j))) {
+			m->keys[i] = m->keys[j];
+			m->vals[i] = m->vals[j];
+			m->vals[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+/* Free the map's memory. */
+void
+idmap_free(struct idmap *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof *m);
+}

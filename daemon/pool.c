@@ -1,0 +1,270 @@
+/*
+ * pool.c - the worker pool.
+ *
+ * DESIGN
+ *
+ * A fixed set of threads takes requests off one submit queue and runs
+ * op->work(req).  Workers touch nothing but the req they were handed (and
+ * the handle's struct hfile, which the per-handle FIFO in dispatch.c gives
+ * to at most one req at a time).  A finished req goes on the completion
+ * queue and the loop is woken through one eventfd; writes to it are
+ * coalesced (only the thread that finds the completion queue empty writes),
+ * so a burst of completions costs one wake-up, as in libuv's uv_async.
+ *
+ * Locks: wq_mutex guards the submit queue and the QUEUED -> RUNNING
+ * transition; done_mutex guards the completion queue.  No code ever holds
+ * both.  The loop swaps the completion list out under done_mutex and runs
+ * the completions unlocked.
+ *
+ * Cancellation: a queued req is unlinked under wq_mutex and completed with
+ * ECANCELED by the caller.  A running one is flagged and its thread gets
+ * SIGURG, whose empty handler (installed without SA_RESTART) makes a
+ * blocking syscall return EINTR; work functions check req->cancelled
+ * before retrying.
+ */
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aiofsd.h"
+
+static pthread_t	*pool_threads;
+static int		 pool_nthreads;
+static int		 pool_stopping;
+static pthread_mutex_t	 wq_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 wq_cond = PTHREAD_COND_INITIALIZER;
+static TAILQ_HEAD(, req) wq = TAILQ_HEAD_INITIALIZER(wq);
+static unsigned		 wq_len;
+static pthread_mutex_t	 done_mutex = PTHREAD_MUTEX_INITIALIZER;
+static TAILQ_HEAD(, req) doneq = TAILQ_HEAD_INITIALIZER(doneq);
+static int		 pool_efd = -1;
+static struct event	*pool_ev;
+static unsigned		 pool_nbusy;
+
+/* Empty handler: its only job is to interrupt a blocking syscall. */
+static void
+pool_sigurg(int sig)
+{
+	(void)sig;
+}
+
+/* Run one op in this worker, then queue its completion. */
+static void
+pool_run(struct req *req)
+{
+	int	 wake;
+
+	__atomic_add_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
+		req->op->work(req);
+	else
+		req_fail(req, ECANCELED, NULL);
+	__atomic_sub_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
+
+	pthread_mutex_lock(&done_mutex);
+	req->state = REQ_DONE;
+	wake = TAILQ_EMPTY(&doneq);
+	TAILQ_INSERT_TAIL(&doneq, req, qentry);
+	pthread_mutex_unlock(&done_mutex);
+	if (wake) {
+		uint64_t one = 1;
+
+		while (write(pool_efd, &one, sizeof one) == -1 &&
+		    errno == EINTR)
+			;
+	}
+}
+
+/* Worker thread body. */
+static void *
+pool_worker(void *arg)
+{
+	struct req	*req;
+	sigset_t	 set;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGURG);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	for (;;) {
+		pthread_mutex_lock(&wq_mutex);
+		while (TAILQ_EMPTY(&wq) && !pool_stopping)
+			pthread_cond_wait(&wq_cond, &wq_mutex);
+		if (pool_stopping && TAILQ_EMPTY(&wq)) {
+			pthread_mutex_unlock(&wq_mutex);
+			break;
+		}
+		req = TAILQ_FIRST(&wq);
+		TAILQ_REMOVE(&wq, req, qentry);
+		wq_len--;
+		req->state = REQ_RUNNING;
+		req->worker = pthread_self();
+		pthread_mutex_unlock(&wq_mutex);
+
+		pool_run(req);
+	}
+	return (NULL);
+}
+
+/* Loop side: the eventfd fired; complete everything on the done queue. */
+static void
+pool_done_cb(int fd, short events, void *arg)
+{
+	TAILQ_HEAD(, req)	 list = TAILQ_HEAD_INITIALIZER(list);
+	struct req		*req;
+	uint64_t		 n;
+
+	(void)events;
+	(void)arg;
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
+		log_warn("pool eventfd read");
+
+	pthread_mutex_lock(&done_mutex);
+	TAILQ_CONCAT(&list, &doneq, qentry);
+	pthread_mutex_unlock(&done_mutex);
+
+	while ((req = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, req, qentry);
+		dispatch_complete(req);
+	}
+}
+
+/* Start n worker threads and the loop's completion event. */
+int
+pool_start(int n)
+{
+	struct sigaction	 sa;
+	sigset_t		 set, old;
+	int			 i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = pool_sigurg;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;		/* no SA_RESTART: interrupt syscalls */
+	if (sigaction(SIGURG, &sa, NULL) == -1)
+		return (-1);
+
+	pool_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pool_efd == -1)
+		return (-1);
+	pool_ev = event_new(ev_base, pool_efd, EV_READ | EV_PERSIST,
+	    pool_done_cb, NULL);
+	if (pool_ev == NULL || event_add(pool_ev, NULL) == -1)
+		return (-1);
+
+	/* Workers start with every signal blocked but SIGURG. */
+	sigfillset(&set);
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	pool_stopping = 0;
+	pool_threads = xcalloc(n, sizeof *pool_threads);
+	for (i = 0; i < n; i++) {
+		if ((errno = pthread_create(&pool_threads[i], NULL,
+		    pool_worker, NULL)) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			pool_nthreads = i;
+			return (-1);
+		}
+	}
+	pool_nthreads = n;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return (0);
+}
+
+/*
+ * Stop and join every worker.  Queued requests still run (they own fds
+ * that must be closed); their completions are run on the loop one last
+ * time so that every req is freed.
+ */
+void
+pool_stop(void)
+{
+	int	 i;
+
+	if (pool_threads == NULL)
+		return;
+	pthread_mutex_lock(&wq_mutex);
+	pool_stopping = 1;
+	pthread_cond_broadcast(&wq_cond);
+	pthread_mutex_unlock(&wq_mutex);
+	for (i = 0; i < pool_nthreads; i++)
+		pthread_join(pool_threads[i], NULL);
+	free(pool_threads);
+	pool_threads = NULL;
+	pool_nthreads = 0;
+
+	pool_done_cb(pool_efd, EV_READ, NULL);
+	event_free(pool_ev);
+	pool_ev = NULL;
+	close(pool_efd);
+	pool_efd = -1;
+}
+
+/* Queue req for a worker. */
+void
+pool_submit(struct req *req)
+{
+	pthread_mutex_lock(&wq_mutex);
+	req->state = REQ_QUEUED;
+	TAILQ_INSERT_TAIL(&wq, req, qentry);
+	wq_len++;
+	pthread_cond_signal(&wq_cond);
+	pthread_mutex_unlock(&wq_mutex);
+}
+
+/* Take req off the submit queue if it has not started.  0 if it was. */
+int
+pool_cancel(struct req *req)
+{
+	int	 rc = -1;
+
+	pthread_mutex_lock(&wq_mutex);
+	if (req->state == REQ_QUEUED) {
+		TAILQ_REMOVE(&wq, req, qentry);
+		wq_len--;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&wq_mutex);
+	return (rc);
+}
+
+/* Flag a running req as cancelled and interrupt its blocking syscall. */
+void
+pool_interrupt(struct req *req)
+{
+	__atomic_store_n(&req->cancelled, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&wq_mutex);
+	if (req->state == REQ_RUNNING)
+		pthread_kill(req->worker, SIGURG);
+	pthread_mutex_unlock(&wq_mutex);
+}
+
+/* Workers running an op now. */
+unsigned
+pool_busy(void)
+{
+	return (__atomic_load_n(&pool_nbusy, __ATOMIC_RELAXED));
+}
+
+/* Requests waiting for a worker. */
+unsigned
+pool_queued(void)
+{
+	unsigned	 n;
+
+	pthread_mutex_lock(&wq_mutex);
+	n = wq_len;
+	pthread_mutex_unlock(&wq_mutex);
+	return (n);
+}
+
+/* Number of worker threads. */
+int
+pool_size(void)
+{
+	return (pool_nthreads);
+}

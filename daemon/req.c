@@ -1,0 +1,278 @@
+/*
+ * req.c - the request: it owns everything it carries (libuv's uv_fs_t).
+ *
+ * req_new() takes the unpacked message and a reference to the connection
+ * and its session.  Workers write results only into the req: small values
+ * into req->res, anything allocated into the req's arena (req_alloc) or
+ * req->buf.  req_free(), on the loop after the reply is queued, is the only
+ * place any of it is freed.  A streaming op's chunks are released one by
+ * one with req_chunk_reset().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aiofsd.h"
+
+#define ARENA_BLOCK	4096
+
+struct arena {
+	struct arena	*next;
+	size_t		 used;
+	size_t		 cap;
+	max_align_t	 data[];
+};
+
+/* Make a request for msg on conn; NULL if its id is already in flight. */
+struct req *
+req_new(struct conn *conn, Request *msg)
+{
+	struct req	*req;
+
+	req = xcalloc(1, sizeof *req);
+	req->id = msg->id;
+	req->msg = msg;
+	req->fd = -1;
+	req->state = REQ_NEW;
+	aiofs__v1__response__init(&req->resp);
+	if (conn != NULL) {
+		if (idmap_get(&conn->ids, msg->id) != NULL) {
+			free(req);
+			return (NULL);
+		}
+		idmap_put(&conn->ids, msg->id, req);
+		req->conn = conn;
+		conn_ref(conn);
+		req->sess = session_ref(conn->sess);
+		TAILQ_INSERT_TAIL(&conn->reqs, req, centry);
+		conn->inflight++;
+		stats.inflight++;
+	}
+	req->start_ns = stats_now_ns();
+	return (req);
+}
+
+/* Free the arena and the per-chunk results; keep the request itself. */
+void
+req_chunk_reset(struct req *req)
+{
+	struct arena	*a, *next;
+
+	for (a = req->arena; a != NULL; a = next) {
+		next = a->next;
+		free(a);
+	}
+	req->arena = NULL;
+	free(req->buf);
+	req->buf = NULL;
+	req->buflen = 0;
+	req->eof = 0;
+	free(req->errpath);
+	req->errpath = NULL;
+	free(req->errmsg);
+	req->errmsg = NULL;
+	req->error = 0;
+	aiofs__v1__response__init(&req->resp);
+	memset(&req->res, 0, sizeof req->res);
+}
+
+/* Free req and everything it owns; drops its conn and session refs. */
+void
+req_free(struct req *req)
+{
+	struct conn	*conn = req->conn;
+
+	req_chunk_reset(req);
+	if (req->cursor != NULL && req->cursor_free != NULL)
+		req->cursor_free(req->cursor);
+	if (req->fd != -1)
+		close(req->fd);
+	if (req->newsess != NULL)
+		session_unref(req->newsess);
+	if (req->msg != NULL)
+		aiofs__v1__request__free_unpacked(req->msg, NULL);
+	if (conn != NULL && !req->internal) {
+		idmap_del(&conn->ids, req->id);
+		TAILQ_REMOVE(&conn->reqs, req, centry);
+		conn->inflight--;
+		stats.inflight--;
+	}
+	if (req->sess != NULL)
+		session_unref(req->sess);
+	if (conn != NULL)
+		conn_unref(conn);
+	free(req);
+}
+
+/* Allocate size bytes that live until the chunk is reset (workers). */
+void *
+req_alloc(struct req *req, size_t size)
+{
+	struct arena	*a = req->arena;
+	size_t		 cap, align = sizeof(max_align_t);
+	void		*p;
+
+	size = (size + align - 1) & ~(align - 1);
+	if (size == 0)
+		size = align;
+	if (a == NULL || a->cap - a->used < size) {
+		cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+		a = xmalloc(sizeof *a + cap);
+		a->used = 0;
+		a->cap = cap;
+		if (req->arena != NULL && size > ARENA_BLOCK) {
+			/* Keep the current block in front for small ones. */
+			a->next = req->arena->next;
+			req->arena->next = a;
+		} else {
+			a->next = req->arena;
+			req->arena = a;
+		}
+	}
+	p = (char *)a->data + a->used;
+	a->used += size;
+	memset(p, 0, size);
+	return (p);
+}
+
+/* Copy a string into the req's arena. */
+char *
+req_strdup(struct req *req, const char *s)
+{
+	return (req_memdup(req, s, strlen(s)));
+}
+
+/* Copy len bytes into the arena, with a NUL after them. */
+void *
+req_memdup(struct req *req, const void *src, size_t len)
+{
+	char	*p;
+
+	p = req_alloc(req, len + 1);
+	if (len != 0)
+		memcpy(p, src, len);
+	p[len] = '\0';
+	return (p);
+}
+
+/* Record failure errno e on path (may be NULL) for the reply. */
+void
+req_fail(struct req *req, int e, const char *path)
+{
+	req->error = e == 0 ? EIO : e;
+	free(req->errpath);
+	req->errpath = path != NULL ? xstrdup(path) : NULL;
+	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_ERROR;
+}
+
+/* Record failure errno e with an explanatory message. */
+void
+req_failmsg(struct req *req, int e, const char *path, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	req_fail(req, e, path);
+	free(req->errmsg);
+	va_start(ap, fmt);
+	if (vasprintf(&req->errmsg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+}
+
+/* Result: Bool. */
+void
+req_set_bool(struct req *req, int v)
+{
+	aiofs__v1__bool__init(&req->res.boolean);
+	req->res.boolean.has_value = 1;
+	req->res.boolean.value = v != 0;
+	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_BOOL;
+	req->resp.bool_ = &req->res.boolean;
+}
+
+/* Result: Empty (success without a value). */
+void
+req_set_empty(struct req *req)
+{
+	aiofs__v1__empty__init(&req->res.empty);
+	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_EMPTY;
+	req->resp.empty = &req->res.empty;
+}
+
+/* Result: Count. */
+void
+req_set_count(struct req *req, int64_t n)
+{
+	aiofs__v1__count__init(&req->res.count);
+	req->res.count.has_count = 1;
+	req->res.count.count = n;
+	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_COUNT;
+	req->resp.count = &req->res.count;
+}
+
+/*
+ * Result: Data.  buf (malloc'd, may be NULL when len is 0) becomes the
+ * req's; it is sent by reference, without a copy.
+ */
+void
+req_set_data(struct req *req, void *buf, size_t len, int eof)
+{
+	free(req->buf);
+	req->buf = buf;
+	req->buflen = len;
+	req->eof = eof;
+	aiofs__v1__data__init(&req->res.data);
+	req->res.data.has_data = 1;
+	req->res.data.data.data = buf;
+	req->res.data.data.len = len;
+	req->res.data.has_eof = eof != 0;
+	req->res.data.eof = eof != 0;
+	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_DATA;
+	req->resp.data = &req->res.data;
+}
+
+/* Result: StatReply from a struct stat. */
+void
+req_set_stat(struct req *req, const struct stat *sb)
+{
+	Aiofs__V1__StatReply	*r = &req->res.stat;
+
+	aiofs__v1__stat_reply__init(r);
+	r->has_mode = r->has_ino = r->has_dev = r->has_nlink = 1;
+	r->has_uid = r->has_gid = r->has_size = r->has_atime_ns = 1;
+	r->has_mtime_ns = r->has_ctime_ns = r->has_blocks = 1;
+	r->has_blksize = r->has_rdev = 1;
+	r->mode = sb->st_mode;
+	r->ino = sb->st_ino;
+	r->dev = sb->st_dev;
+	r->nlink = sb->st_nlink;
+	r->uid = sb->st_uid;
+	r->gid = sb->st_gid;
+	r->size = sb->st_size;
+	r->atime_ns = (int64_t)sb->st_atim.tv_sec * 1000000000 +
+	    sb->st_atim.tv_nsec;
+	r->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 +
+	    sb->st_mtim.tv_nsec;
+	r->ctime_ns = (int64_t)sb->st_ctim.tv_sec * 1000000000 +
+	    sb->st_ctim.tv_nsec;
+	r->blocks = sb->st_blocks;
+	r->blksize = sb->st_blksize;
+	r->rdev = sb->st_rdev;
+	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_STAT;
+	req->resp.stat = r;
+}
+
+/* Result: Path (a string copied into the arena). */
+void
+req_set_path(struct req *req, const char *path)
+{
+	aiofs__v1__path__init(&req->res.path);
+	req->res.path.has_path = 1;
+	req->res.path.path.data = (uint8_t *)req_strdup(req, path);
+	req->res.path.path.len = strlen(path);
+	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_PATH;
+	req->resp.path = &req->res.path;
+}
