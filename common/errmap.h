@@ -56,6 +56,7 @@
 	XX(ECONNREFUSED, "Connection refused")				\
 	XX(ESTALE, "Stale file handle")					\
 	XX(EDQUOT, "Disk quota exceeded")				\
+	XX(EUSERS, "Too many users")					\
 	XX(ECANCELED, "Operation canceled")
 
 #endif /* AIOFS_ERRMAP_H */

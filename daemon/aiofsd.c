@@ -19,9 +19,6 @@
 
 #include "aiofsd.h"
 
-struct options		 opts;
-struct event_base	*ev_base;
-
 static __attribute__((noreturn)) void
 usage(int status)
 {
@@ -31,7 +28,10 @@ usage(int status)
 	    "              [--strict-paths] [--allow-fd-passing] "
 	    "[--tmpdir dir]\n"
 	    "              [--max-frame bytes] [--max-inflight n] "
-	    "[--max-handles n]\n");
+	    "[--max-handles n]\n"
+	    "              [--max-connections n] "
+	    "[--max-connections-per-uid n] [-c config]\n"
+	    "              [--check-config]\n");
 	exit(status);
 }
 
@@ -66,28 +66,6 @@ parse_num(const char *opt, const char *arg, long long min, long long max)
 		exit(2);
 	}
 	return (v);
-}
-
-/* Resolve and open the root once; exit if it is unusable. */
-static void
-open_root(struct policy *pol)
-{
-	char		 real[PATH_MAX];
-	struct stat	 sb;
-
-	if (realpath(pol->root, real) == NULL) {
-		fprintf(stderr, "aiofsd: root %s: %s\n", pol->root,
-		    strerror(errno));
-		exit(1);
-	}
-	pol->rootfd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (pol->rootfd == -1 || fstat(pol->rootfd, &sb) == -1) {
-		fprintf(stderr, "aiofsd: root %s: %s\n", real,
-		    strerror(errno));
-		exit(1);
-	}
-	free(pol->root);
-	pol->root = xstrdup(real);
 }
 
 /* SIGTERM / SIGINT: graceful shutdown. */
@@ -138,6 +116,67 @@ start_listening(void)
 	    opts.policy.root, opts.workers);
 }
 
+/* Apply one command line option (second pass, after the config file). */
+static void
+apply_option(int ch, const char *arg, int *level)
+{
+	switch (ch) {
+	case 's':
+		free(opts.socket_path);
+		opts.socket_path = xstrdup(arg);
+		break;
+	case 'w':
+		opts.workers = parse_num("-w", arg, 1, 1024);
+		break;
+	case 'r':
+		free(opts.policy.root);
+		opts.policy.root = xstrdup(arg);
+		break;
+	case 'f':
+		opts.foreground = 1;
+		break;
+	case 'v':
+		(*level)++;
+		break;
+	case 'q':
+		*level = 0;
+		break;
+	case 1:
+		opts.policy.read_only = 1;
+		break;
+	case 2:
+		opts.policy.allow_fd_passing = 1;
+		break;
+	case 3:
+		opts.policy.strict_paths = 1;
+		break;
+	case 4:
+		free(opts.policy.tmpdir);
+		opts.policy.tmpdir = xstrdup(arg);
+		break;
+	case 5:
+		opts.max_frame = parse_num("--max-frame", arg, AIOFS_MIN_MSG,
+		    256U * 1024 * 1024);
+		break;
+	case 6:
+		opts.policy.max_inflight = parse_num("--max-inflight", arg, 1,
+		    65536);
+		break;
+	case 7:
+		opts.policy.max_handles = parse_num("--max-handles", arg, 1,
+		    1 << 20);
+		break;
+	case 8:
+		opts.max_conns = parse_num("--max-connections", arg, 1,
+		    1 << 20);
+		break;
+	case 9:
+		opts.max_conns_per_uid = parse_num("--max-connections-per-uid",
+		    arg, 1, 1 << 20);
+		break;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -158,41 +197,30 @@ main(int argc, char **argv)
 		{ "max-frame", required_argument, NULL, 5 },
 		{ "max-inflight", required_argument, NULL, 6 },
 		{ "max-handles", required_argument, NULL, 7 },
+		{ "max-connections", required_argument, NULL, 8 },
+		{ "max-connections-per-uid", required_argument, NULL, 9 },
+		{ "check-config", no_argument, NULL, 10 },
 		{ NULL, 0, NULL, 0 }
 	};
+	const char	*optstr = "s:w:r:c:fvqhV";
 	struct event	*ev_term, *ev_int;
-	int		 ch, level = 1;
+	char		 err[512];
+	int		 ch, level = 1, check = 0;
 	long		 ncpu;
 
 	opts.max_frame = AIOFS_MAX_MSG;
+	opts.max_conns = AIOFS_MAX_CONNS;
+	opts.max_conns_per_uid = AIOFS_MAX_CONNS_UID;
+	opts.policy.rootfd = -1;
 	opts.policy.max_inflight = AIOFS_MAX_INFLIGHT;
 	opts.policy.max_handles = AIOFS_MAX_HANDLES;
-	while ((ch = getopt_long(argc, argv, "s:w:r:c:fvqhV", longopts,
-	    NULL)) != -1) {
+
+	/* First pass: the config file, help, version; errors. */
+	while ((ch = getopt_long(argc, argv, optstr, longopts, NULL)) != -1) {
 		switch (ch) {
-		case 's':
-			free(opts.socket_path);
-			opts.socket_path = xstrdup(optarg);
-			break;
-		case 'w':
-			opts.workers = parse_num("-w", optarg, 1, 1024);
-			break;
-		case 'r':
-			free(opts.policy.root);
-			opts.policy.root = xstrdup(optarg);
-			break;
 		case 'c':
-			fprintf(stderr, "aiofsd: -c: configuration files are "
-			    "not supported by this version\n");
-			exit(2);
-		case 'f':
-			opts.foreground = 1;
-			break;
-		case 'v':
-			level++;
-			break;
-		case 'q':
-			level = 0;
+			free(opts.config);
+			opts.config = xstrdup(optarg);
 			break;
 		case 'h':
 			usage(0);
@@ -200,32 +228,10 @@ main(int argc, char **argv)
 			printf("aiofsd %s (protocol %d)\n", AIOFSD_VERSION,
 			    AIOFS_PROTOCOL_VERSION);
 			exit(0);
-		case 1:
-			opts.policy.read_only = 1;
+		case 10:
+			check = 1;
 			break;
-		case 2:
-			opts.policy.allow_fd_passing = 1;
-			break;
-		case 3:
-			opts.policy.strict_paths = 1;
-			break;
-		case 4:
-			free(opts.policy.tmpdir);
-			opts.policy.tmpdir = xstrdup(optarg);
-			break;
-		case 5:
-			opts.max_frame = parse_num("--max-frame", optarg,
-			    AIOFS_MIN_MSG, 256U * 1024 * 1024);
-			break;
-		case 6:
-			opts.policy.max_inflight = parse_num("--max-inflight",
-			    optarg, 1, 65536);
-			break;
-		case 7:
-			opts.policy.max_handles = parse_num("--max-handles",
-			    optarg, 1, 1 << 20);
-			break;
-		default:
+		case '?':
 			usage(2);
 		}
 	}
@@ -234,13 +240,21 @@ main(int argc, char **argv)
 		    argv[optind]);
 		usage(2);
 	}
+	if (opts.config != NULL &&
+	    config_load(opts.config, &opts, err, sizeof err) == -1) {
+		fprintf(stderr, "aiofsd: %s\n", err);
+		exit(1);
+	}
+	/* Second pass: the command line overrides the file. */
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, optstr, longopts, NULL)) != -1)
+		apply_option(ch, optarg, &level);
+
 	if (opts.socket_path == NULL)
 		opts.socket_path = default_socket();
-	if (opts.policy.root == NULL)
-		opts.policy.root = xstrdup("/");
 	if (opts.workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		opts.workers = ncpu < 1 ? 4 : (ncpu > 64 ? 64 : ncpu * 2);
+		opts.workers = ncpu < 1 ? 4 : (ncpu > 32 ? 64 : (int)ncpu * 2);
 	}
 	if (resolve_check_openat2() == -1) {
 		fprintf(stderr, "aiofsd: openat2(RESOLVE_IN_ROOT) is not "
@@ -248,7 +262,20 @@ main(int argc, char **argv)
 		    strerror(errno));
 		exit(1);
 	}
-	open_root(&opts.policy);
+	if (policy_open_root(&opts.policy, err, sizeof err) == -1 ||
+	    policies_open(err, sizeof err) == -1) {
+		fprintf(stderr, "aiofsd: %s\n", err);
+		exit(1);
+	}
+	if (check) {
+		config_print(stdout);
+		printf("\n# configuration OK\n");
+		policies_free();
+		policy_free(&opts.policy);
+		free(opts.socket_path);
+		free(opts.config);
+		exit(0);
+	}
 
 	log_open("aiofsd", opts.foreground, level);
 	signal(SIGPIPE, SIG_IGN);
@@ -283,10 +310,10 @@ main(int argc, char **argv)
 	event_free(ev_int);
 	event_base_free(ev_base);
 	libevent_global_shutdown();
-	close(opts.policy.rootfd);
-	free(opts.policy.root);
-	free(opts.policy.tmpdir);
+	policies_free();
+	policy_free(&opts.policy);
 	free(opts.socket_path);
+	free(opts.config);
 	log_info("exiting");
 	log_close();
 	return (0);

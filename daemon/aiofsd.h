@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>
@@ -32,6 +33,8 @@
 #define AIOFS_OUT_HIWAT		(4U * 1024 * 1024)	/* stop reading above */
 #define AIOFS_OUT_LOWAT		(1U * 1024 * 1024)	/* resume below */
 #define AIOFS_MAX_HANDLES	1024
+#define AIOFS_MAX_CONNS		4096		/* --max-connections */
+#define AIOFS_MAX_CONNS_UID	1024		/* per peer uid */
 #define AIOFS_MAX_PASSED_FDS	64		/* queued each way */
 #define AIOFS_LIST_BATCH	1024		/* names per listdir frame */
 
@@ -53,7 +56,15 @@ struct policy {
 	char		*tmpdir;	/* inside the root; NULL = /tmp */
 	unsigned	 max_inflight;
 	unsigned	 max_handles;
+	int		 keyed;		/* from a [uid:N]/[gid:N] section */
+	int		 is_uid;
+	uint32_t	 id;
 };
+struct policies {
+	struct policy	*v;
+	size_t		 n;
+};
+extern struct policies	 policies;
 
 /* Global daemon options. */
 struct options {
@@ -62,11 +73,24 @@ struct options {
 	int		 foreground;
 	int		 verbose;
 	uint32_t	 max_frame;
+	unsigned	 max_conns;
+	unsigned	 max_conns_per_uid;
+	int		 reject_unknown;
 	char		*config;
 	struct policy	 policy;	/* default policy */
 };
 extern struct options	 opts;
 extern struct event_base *ev_base;
+
+/* config.c */
+int		 config_load(const char *, struct options *, char *, size_t);
+int		 policy_set(struct policy *, const char *, const char *);
+int		 policy_open_root(struct policy *, char *, size_t);
+int		 policies_open(char *, size_t);
+const struct policy *policy_lookup(uid_t, gid_t);
+void		 policy_free(struct policy *);
+void		 policies_free(void);
+void		 config_print(FILE *);
 
 /* log.c */
 void		 log_open(const char *, int, int);

@@ -45,33 +45,103 @@ static void	conn_read_cb(int, short, void *);
 static void	conn_write_cb(int, short, void *);
 static void	conn_process(struct conn *);
 
-/* Make the state for an accepted socket fd (already non-blocking). */
+/*
+ * Refuse an accepted socket: one error frame (it fits in the socket
+ * buffer of a fresh connection), then close.
+ */
+static void
+conn_refuse(int fd, int e, const char *why)
+{
+	Response		 resp = AIOFS__V1__RESPONSE__INIT;
+	Aiofs__V1__Error	 err = AIOFS__V1__ERROR__INIT;
+	uint8_t			 buf[512];
+	size_t			 n;
+
+	err.has_errno_value = 1;
+	err.errno_value = e;
+	err.name = (char *)errmap_name(e);
+	err.message = (char *)why;
+	resp.result_case = AIOFS__V1__RESPONSE__RESULT_ERROR;
+	resp.error = &err;
+	n = aiofs__v1__response__get_packed_size(&resp);
+	if (n + 4 <= sizeof buf) {
+		frame_put_header(buf, n);
+		aiofs__v1__response__pack(&resp, buf + 4);
+		if (send(fd, buf, n + 4, MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+			log_debug("refused connection: send: %s",
+			    strerror(errno));
+	}
+	close(fd);
+	stats.conns_rejected++;
+}
+
+/* Number of live connections of a uid. */
+static unsigned
+conn_count_uid(uid_t uid)
+{
+	struct conn	*c;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(c, &all_conns, entry)
+		if (c->uid == uid)
+			n++;
+	return (n);
+}
+
+/*
+ * Make the state for an accepted socket fd (already non-blocking), with
+ * the policy of the peer's SO_PEERCRED identity.  NULL if the peer is
+ * refused (no policy for it, or a connection limit).
+ */
 struct conn *
 conn_new(int fd)
 {
-	struct conn	*conn;
-	struct ucred	 cred;
-	socklen_t	 len = sizeof cred;
+	struct conn		*conn;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof cred;
+	const struct policy	*pol;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("SO_PEERCRED");
+		conn_refuse(fd, EACCES, "peer credentials unavailable");
+		return (NULL);
+	}
+	if ((pol = policy_lookup(cred.uid, cred.gid)) == NULL) {
+		log_warnx("refused pid %ld uid %lu: no policy for this peer",
+		    (long)cred.pid, (unsigned long)cred.uid);
+		conn_refuse(fd, EACCES, "no policy for this peer");
+		return (NULL);
+	}
+	if (stats.conns_current >= opts.max_conns) {
+		log_warnx("refused pid %ld uid %lu: %u connections",
+		    (long)cred.pid, (unsigned long)cred.uid, opts.max_conns);
+		conn_refuse(fd, EUSERS, "too many connections");
+		return (NULL);
+	}
+	if (conn_count_uid(cred.uid) >= opts.max_conns_per_uid) {
+		log_warnx("refused pid %ld uid %lu: %u connections for this "
+		    "uid", (long)cred.pid, (unsigned long)cred.uid,
+		    opts.max_conns_per_uid);
+		conn_refuse(fd, EUSERS, "too many connections for this uid");
+		return (NULL);
+	}
 
 	conn = xcalloc(1, sizeof *conn);
 	conn->fd = fd;
 	conn->refs = 1;
 	conn->serial = conn_next_serial++;
-	conn->pid = -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		conn->pid = cred.pid;
-		conn->uid = cred.uid;
-		conn->gid = cred.gid;
-	}
-	conn->sess = session_new(&opts.policy, "/");
-	conn->max_inflight = opts.policy.max_inflight;
+	conn->pid = cred.pid;
+	conn->uid = cred.uid;
+	conn->gid = cred.gid;
+	conn->sess = session_new(pol, "/");
+	conn->max_inflight = pol->max_inflight;
 	conn->in = evbuffer_new();
 	conn->out = evbuffer_new();
 	if (conn->in == NULL || conn->out == NULL)
 		fatalx("evbuffer_new");
 	TAILQ_INIT(&conn->reqs);
 	TAILQ_INIT(&conn->parked);
-	handle_table_init(&conn->handles, opts.policy.max_handles);
+	handle_table_init(&conn->handles, pol->max_handles);
 	conn->ev_read = event_new(ev_base, fd, EV_READ | EV_PERSIST,
 	    conn_read_cb, conn);
 	conn->ev_write = event_new(ev_base, fd, EV_WRITE, conn_write_cb,

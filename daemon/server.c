@@ -24,6 +24,8 @@
 #define SERVER_BACKLOG		512
 #define SERVER_DRAIN_SECS	10
 
+struct options		 opts;
+struct event_base	*ev_base;
 int			 server_stopping;
 static int		 server_fd = -1;
 static char		*server_path;	/* unlink at exit if we bound it */
