@@ -31,7 +31,10 @@ usage(int status)
 	    "[--max-handles n]\n"
 	    "              [--max-connections n] "
 	    "[--max-connections-per-uid n] [-c config]\n"
-	    "              [--check-config]\n");
+	    "              [--max-inflight-total n] [--max-busy n] "
+	    "[--memory-budget bytes]\n"
+	    "              [--hello-timeout secs] [--frame-timeout secs] "
+	    "[--check-config]\n");
 	exit(status);
 }
 
@@ -79,6 +82,16 @@ signal_cb(int sig, short events, void *arg)
 	sd_notify(0, "STOPPING=1");
 #endif
 	server_shutdown();
+}
+
+/* Once a second: deadlines. */
+static void
+sweep_cb(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	conn_sweep();
 }
 
 /* Listen: a socket from systemd if one was passed, else our own path. */
@@ -174,6 +187,23 @@ apply_option(int ch, const char *arg, int *level)
 		opts.max_conns_per_uid = parse_num("--max-connections-per-uid",
 		    arg, 1, 1 << 20);
 		break;
+	case 11:
+		opts.max_inflight_all = parse_num("--max-inflight-total", arg,
+		    1, 1 << 24);
+		break;
+	case 12:
+		opts.max_busy = parse_num("--max-busy", arg, 1, 1024);
+		break;
+	case 13:
+		opts.mem_budget = parse_num("--memory-budget", arg,
+		    1024 * 1024, 1LL << 40);
+		break;
+	case 14:
+		opts.hello_secs = parse_num("--hello-timeout", arg, 1, 3600);
+		break;
+	case 15:
+		opts.frame_secs = parse_num("--frame-timeout", arg, 1, 3600);
+		break;
 	}
 }
 
@@ -200,10 +230,16 @@ main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 8 },
 		{ "max-connections-per-uid", required_argument, NULL, 9 },
 		{ "check-config", no_argument, NULL, 10 },
+		{ "max-inflight-total", required_argument, NULL, 11 },
+		{ "max-busy", required_argument, NULL, 12 },
+		{ "memory-budget", required_argument, NULL, 13 },
+		{ "hello-timeout", required_argument, NULL, 14 },
+		{ "frame-timeout", required_argument, NULL, 15 },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*optstr = "s:w:r:c:fvqhV";
-	struct event	*ev_term, *ev_int;
+	struct event	*ev_term, *ev_int, *ev_sweep;
+	struct timeval	 one_sec = { 1, 0 };
 	char		 err[512];
 	int		 ch, level = 1, check = 0;
 	long		 ncpu;
@@ -211,6 +247,10 @@ main(int argc, char **argv)
 	opts.max_frame = AIOFS_MAX_MSG;
 	opts.max_conns = AIOFS_MAX_CONNS;
 	opts.max_conns_per_uid = AIOFS_MAX_CONNS_UID;
+	opts.max_inflight_all = AIOFS_MAX_INFLIGHT_ALL;
+	opts.mem_budget = AIOFS_MEM_BUDGET;
+	opts.hello_secs = AIOFS_HELLO_SECS;
+	opts.frame_secs = AIOFS_FRAME_SECS;
 	opts.policy.rootfd = -1;
 	opts.policy.max_inflight = AIOFS_MAX_INFLIGHT;
 	opts.policy.max_handles = AIOFS_MAX_HANDLES;
@@ -256,6 +296,8 @@ main(int argc, char **argv)
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		opts.workers = ncpu < 1 ? 4 : (ncpu > 32 ? 64 : (int)ncpu * 2);
 	}
+	if (opts.max_busy == 0)
+		opts.max_busy = opts.workers > 1 ? opts.workers - 1 : 1;
 	if (resolve_check_openat2() == -1) {
 		fprintf(stderr, "aiofsd: openat2(RESOLVE_IN_ROOT) is not "
 		    "available (%s): refusing to run unconfined\n",
@@ -297,6 +339,8 @@ main(int argc, char **argv)
 	ev_int = evsignal_new(ev_base, SIGINT, signal_cb, NULL);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
+	ev_sweep = event_new(ev_base, -1, EV_PERSIST, sweep_cb, NULL);
+	event_add(ev_sweep, &one_sec);
 #ifdef HAVE_LIBSYSTEMD
 	sd_notifyf(0, "READY=1\nSTATUS=serving %s with %d workers",
 	    opts.policy.root, opts.workers);
@@ -308,6 +352,7 @@ main(int argc, char **argv)
 	server_close_listener();
 	event_free(ev_term);
 	event_free(ev_int);
+	event_free(ev_sweep);
 	event_base_free(ev_base);
 	libevent_global_shutdown();
 	policies_free();

@@ -35,6 +35,10 @@
 #define AIOFS_MAX_HANDLES	1024
 #define AIOFS_MAX_CONNS		4096		/* --max-connections */
 #define AIOFS_MAX_CONNS_UID	1024		/* per peer uid */
+#define AIOFS_MAX_INFLIGHT_ALL	16384		/* all connections */
+#define AIOFS_MEM_BUDGET	(64U * 1024 * 1024)	/* per connection */
+#define AIOFS_HELLO_SECS	10		/* handshake deadline */
+#define AIOFS_FRAME_SECS	30		/* partial frame deadline */
 #define AIOFS_MAX_PASSED_FDS	64		/* queued each way */
 #define AIOFS_LIST_BATCH	1024		/* names per listdir frame */
 
@@ -75,6 +79,11 @@ struct options {
 	uint32_t	 max_frame;
 	unsigned	 max_conns;
 	unsigned	 max_conns_per_uid;
+	unsigned	 max_inflight_all;
+	unsigned	 max_busy;	/* a conn's reqs on workers at once */
+	unsigned	 hello_secs;
+	unsigned	 frame_secs;
+	size_t		 mem_budget;
 	int		 reject_unknown;
 	char		*config;
 	struct policy	 policy;	/* default policy */
@@ -241,6 +250,8 @@ struct req {
 	enum req_state	 state;
 	int		 cancelled;
 	int		 internal;	/* made by the daemon: no reply */
+	int		 pooled;	/* counted in conn->busy */
+	int		 held;		/* on conn->held */
 
 	uint64_t	 hid;		/* handle id, if op has one */
 	struct hfile	*f;		/* the handle's file (FIFO-owned) */
@@ -304,6 +315,7 @@ int		 dispatch_request(struct conn *, Request *);
 void		 dispatch_complete(struct req *);
 void		 dispatch_resume(struct conn *);
 void		 dispatch_close_handle(struct conn *, uint64_t);
+void		 dispatch_submit(struct req *);
 uint64_t	 dispatch_handle_of(const Request *);
 
 /* conn.c: one client connection. */
@@ -349,6 +361,12 @@ struct conn {
 	int		 nrecvfds;
 	unsigned	 inflight;
 	unsigned	 max_inflight;
+	unsigned	 busy;		/* reqs given to the pool */
+	TAILQ_HEAD(, req) held;		/* ready, over the busy cap */
+	size_t		 mem;		/* budgeted bytes (atomic) */
+	ProtobufCAllocator pb_alloc;	/* counts decoding into mem */
+	uint64_t	 accepted_ns;
+	uint64_t	 partial_ns;	/* a partial frame began, or 0 */
 	struct idmap	 ids;
 	struct handle_table handles;
 	TAILQ_HEAD(, req) reqs;		/* every live req */
@@ -370,6 +388,10 @@ int		 conn_take_fd(struct conn *);
 void		 conn_kick(struct conn *);
 int		 conn_output_full(struct conn *);
 void		 conn_update_read(struct conn *);
+int		 conn_mem_charge(struct conn *, size_t);
+void		 conn_mem_release(struct conn *, size_t);
+void		 conn_sweep(void);
+void		 conn_resume_all(void);
 int		 idmap_put(struct idmap *, uint64_t, struct req *);
 struct req	*idmap_get(struct idmap *, uint64_t);
 void		 idmap_del(struct idmap *, uint64_t);
@@ -490,6 +512,7 @@ struct hfile {
 	size_t		 spool_pos;
 	size_t		 spool_max;
 	int		 spool_dirfd;	/* O_PATH dir to roll over into */
+	struct conn	*owner;		/* spool bytes are charged to it */
 };
 struct hfile	*hfile_new(int, const struct fmode *, const char *);
 void		 hfile_free(struct hfile *);

@@ -140,6 +140,26 @@ config_global(struct options *o, const char *key, const char *value)
 		if (config_num(value, 1, 1 << 20, &n) == -1)
 			return (-1);
 		o->max_conns_per_uid = n;
+	} else if (strcmp(key, "max_inflight_total") == 0) {
+		if (config_num(value, 1, 1 << 24, &n) == -1)
+			return (-1);
+		o->max_inflight_all = n;
+	} else if (strcmp(key, "max_busy") == 0) {
+		if (config_num(value, 1, 1024, &n) == -1)
+			return (-1);
+		o->max_busy = n;
+	} else if (strcmp(key, "memory_budget") == 0) {
+		if (config_num(value, 1024 * 1024, 1ULL << 40, &n) == -1)
+			return (-1);
+		o->mem_budget = n;
+	} else if (strcmp(key, "hello_timeout") == 0) {
+		if (config_num(value, 1, 3600, &n) == -1)
+			return (-1);
+		o->hello_secs = n;
+	} else if (strcmp(key, "frame_timeout") == 0) {
+		if (config_num(value, 1, 3600, &n) == -1)
+			return (-1);
+		o->frame_secs = n;
 	} else
 		return (-1);
 	return (0);
@@ -316,9 +336,12 @@ config_print(FILE *fp)
 
 	fprintf(fp, "[global]\nsocket = %s\nworkers = %d\nmax_frame = %u\n"
 	    "max_connections = %u\nmax_connections_per_uid = %u\n"
-	    "reject_unknown = %s\n", opts.socket_path, opts.workers,
-	    opts.max_frame, opts.max_conns, opts.max_conns_per_uid,
-	    opts.reject_unknown ? "yes" : "no");
+	    "reject_unknown = %s\nmax_inflight_total = %u\nmax_busy = %u\n"
+	    "memory_budget = %zu\nhello_timeout = %u\nframe_timeout = %u\n",
+	    opts.socket_path, opts.workers, opts.max_frame, opts.max_conns,
+	    opts.max_conns_per_uid, opts.reject_unknown ? "yes" : "no",
+	    opts.max_inflight_all, opts.max_busy, opts.mem_budget,
+	    opts.hello_secs, opts.frame_secs);
 	for (i = 0; i <= policies.n; i++) {
 		p = i == 0 ? &opts.policy : &policies.v[i - 1];
 		if (i == 0)

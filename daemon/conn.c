@@ -42,6 +42,8 @@ struct conns	 all_conns = TAILQ_HEAD_INITIALIZER(all_conns);
 static uint64_t	 conn_next_serial = 1;
 
 static void	conn_read_cb(int, short, void *);
+static void	*conn_pb_alloc(void *, size_t);
+static void	conn_pb_free(void *, void *);
 static void	conn_write_cb(int, short, void *);
 static void	conn_process(struct conn *);
 
@@ -135,12 +137,17 @@ conn_new(int fd)
 	conn->gid = cred.gid;
 	conn->sess = session_new(pol, "/");
 	conn->max_inflight = pol->max_inflight;
+	conn->accepted_ns = stats_now_ns();
+	conn->pb_alloc.alloc = conn_pb_alloc;
+	conn->pb_alloc.free = conn_pb_free;
+	conn->pb_alloc.allocator_data = conn;
 	conn->in = evbuffer_new();
 	conn->out = evbuffer_new();
 	if (conn->in == NULL || conn->out == NULL)
 		fatalx("evbuffer_new");
 	TAILQ_INIT(&conn->reqs);
 	TAILQ_INIT(&conn->parked);
+	TAILQ_INIT(&conn->held);
 	handle_table_init(&conn->handles, pol->max_handles);
 	conn->ev_read = event_new(ev_base, fd, EV_READ | EV_PERSIST,
 	    conn_read_cb, conn);
@@ -231,6 +238,20 @@ conn_lost(struct conn *conn, const char *why)
 			req->more = 0;
 			dispatch_complete(req);
 		}
+	}
+	while ((req = TAILQ_FIRST(&conn->held)) != NULL) {
+		TAILQ_REMOVE(&conn->held, req, qentry);
+		req->held = 0;
+		if (req->internal) {
+			/* A handle close: it must still run. */
+			conn->busy++;
+			pool_submit(req);
+			continue;
+		}
+		req->more = 0;
+		req_chunk_reset(req);
+		req_fail(req, ECANCELED, NULL);
+		dispatch_complete(req);
 	}
 	while ((req = TAILQ_FIRST(&conn->parked)) != NULL) {
 		TAILQ_REMOVE(&conn->parked, req, qentry);
@@ -354,6 +375,10 @@ conn_update_read(struct conn *conn)
 	else
 		pause = conn->inflight >= conn->max_inflight ||
 		    out > AIOFS_OUT_HIWAT;
+	if (stats.inflight >= opts.max_inflight_all ||
+	    __atomic_load_n(&conn->mem, __ATOMIC_RELAXED) + out >
+	    opts.mem_budget)
+		pause = 1;
 	if (server_stopping) {
 		if (conn->inflight == 0 && out == 0) {
 			conn_lost(conn, "shutting down");
@@ -383,8 +408,12 @@ conn_process(struct conn *conn)
 
 	while (!(conn->flags & (CONN_DEAD | CONN_BAD | CONN_RPAUSED))) {
 		st = frame_next(conn->in, opts.max_frame, &body, &len);
-		if (st == FRAME_INCOMPLETE)
+		if (st == FRAME_INCOMPLETE) {
+			if (evbuffer_get_length(conn->in) > 0 &&
+			    conn->partial_ns == 0)
+				conn->partial_ns = stats_now_ns();
 			break;
+		}
 		if (st == FRAME_TOO_LARGE) {
 			Response		 resp = AIOFS__V1__RESPONSE__INIT;
 			Aiofs__V1__Error	 err = AIOFS__V1__ERROR__INIT;
@@ -400,11 +429,12 @@ conn_process(struct conn *conn)
 			    opts.max_frame);
 			break;
 		}
-		msg = aiofs__v1__request__unpack(NULL, len, body);
+		msg = aiofs__v1__request__unpack(&conn->pb_alloc, len, body);
 		evbuffer_drain(conn->in, 4 + len);
+		conn->partial_ns = 0;
 		if (msg == NULL) {
-			conn_bad(conn, "undecodable request of %zu bytes",
-			    len);
+			conn_bad(conn, "undecodable request of %zu bytes, or "
+			    "over the memory budget", len);
 			break;
 		}
 		if (dispatch_request(conn, msg) == -1)
@@ -584,6 +614,95 @@ conn_write_cb(int fd, short events, void *arg)
 	if (!conn_output_full(conn))
 		dispatch_resume(conn);
 	conn_update_read(conn);
+}
+
+/*
+ * Charge n bytes to the connection's memory budget (any thread).
+ * Returns 0, or -1 if that would pass the budget (nothing charged).
+ */
+int
+conn_mem_charge(struct conn *conn, size_t n)
+{
+	size_t	 now;
+
+	now = __atomic_add_fetch(&conn->mem, n, __ATOMIC_RELAXED);
+	if (now > opts.mem_budget) {
+		__atomic_sub_fetch(&conn->mem, n, __ATOMIC_RELAXED);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Give back n charged bytes (any thread). */
+void
+conn_mem_release(struct conn *conn, size_t n)
+{
+	__atomic_sub_fetch(&conn->mem, n, __ATOMIC_RELAXED);
+}
+
+/* protobuf-c allocator that charges decoding to the budget. */
+static void *
+conn_pb_alloc(void *arg, size_t n)
+{
+	struct conn	*conn = arg;
+	size_t		*p;
+
+	if (conn_mem_charge(conn, n + sizeof *p) == -1)
+		return (NULL);
+	if ((p = malloc(n + sizeof *p)) == NULL) {
+		conn_mem_release(conn, n + sizeof *p);
+		return (NULL);
+	}
+	*p = n + sizeof *p;
+	return (p + 1);
+}
+
+/* Free for conn_pb_alloc. */
+static void
+conn_pb_free(void *arg, void *ptr)
+{
+	size_t	*p = ptr;
+
+	if (p == NULL)
+		return;
+	p--;
+	conn_mem_release(arg, *p);
+	free(p);
+}
+
+/* Once a second: handshake and partial-frame deadlines. */
+void
+conn_sweep(void)
+{
+	struct conn	*conn, *next;
+	uint64_t	 now = stats_now_ns();
+
+	for (conn = TAILQ_FIRST(&all_conns); conn != NULL; conn = next) {
+		next = TAILQ_NEXT(conn, entry);
+		if (conn->flags & (CONN_DEAD | CONN_BAD))
+			continue;
+		if (!(conn->flags & CONN_HELLO) && now - conn->accepted_ns >
+		    (uint64_t)opts.hello_secs * 1000000000)
+			conn_bad(conn, "no hello within %u seconds",
+			    opts.hello_secs);
+		else if (conn->partial_ns != 0 && now - conn->partial_ns >
+		    (uint64_t)opts.frame_secs * 1000000000)
+			conn_bad(conn, "partial frame for over %u seconds",
+			    opts.frame_secs);
+	}
+}
+
+/* A global limit eased: let every connection re-check its reading. */
+void
+conn_resume_all(void)
+{
+	struct conn	*conn, *next;
+
+	for (conn = TAILQ_FIRST(&all_conns); conn != NULL; conn = next) {
+		next = TAILQ_NEXT(conn, entry);
+		if (conn->flags & CONN_RPAUSED)
+			conn_update_read(conn);
+	}
 }
 
 /* Hash of a request id. */

@@ -121,6 +121,7 @@ static const struct op	*ops_by_case[MAXOPC];
 
 static void	dispatch_reply(struct req *);
 static void	dispatch_advance(struct conn *, uint64_t);
+static void	dispatch_unbusy(struct conn *);
 
 /* The whole table (for stats). */
 const struct op *
@@ -283,7 +284,7 @@ dispatch_request(struct conn *conn, Request *msg)
 	if (!(conn->flags & CONN_HELLO) &&
 	    (op == NULL || !(op->flags & OP_NOHELLO))) {
 		dispatch_refuse(conn, id, EPROTO, "%s", "hello expected first");
-		aiofs__v1__request__free_unpacked(msg, NULL);
+		aiofs__v1__request__free_unpacked(msg, &conn->pb_alloc);
 		conn_bad(conn, "request before hello");
 		return (-1);
 	}
@@ -293,11 +294,11 @@ dispatch_request(struct conn *conn, Request *msg)
 		    (int)msg->op_case);
 		dispatch_refuse(conn, id, ENOSYS, "%s",
 		    "unknown or missing operation");
-		aiofs__v1__request__free_unpacked(msg, NULL);
+		aiofs__v1__request__free_unpacked(msg, &conn->pb_alloc);
 		return (0);
 	}
 	if ((req = req_new(conn, msg)) == NULL) {
-		aiofs__v1__request__free_unpacked(msg, NULL);
+		aiofs__v1__request__free_unpacked(msg, &conn->pb_alloc);
 		conn_bad(conn, "duplicate request id %llu",
 		    (unsigned long long)id);
 		return (-1);
@@ -349,7 +350,7 @@ dispatch_request(struct conn *conn, Request *msg)
 		h->busy = 1;
 		req->f = h->f;
 	}
-	pool_submit(req);
+	dispatch_submit(req);
 	return (0);
 }
 
@@ -369,7 +370,7 @@ dispatch_advance(struct conn *conn, uint64_t hid)
 	if ((next = TAILQ_FIRST(&h->waitq)) != NULL) {
 		TAILQ_REMOVE(&h->waitq, next, qentry);
 		next->f = h->f;
-		pool_submit(next);
+		dispatch_submit(next);
 		return;
 	}
 	h->busy = 0;
@@ -406,7 +407,7 @@ dispatch_close_handle(struct conn *conn, uint64_t hid)
 	req->hid = hid;
 	req->f = h->f;
 	h->busy = 1;
-	pool_submit(req);
+	dispatch_submit(req);
 }
 
 /* Loop side of a finished op that created a handle: give it a slot. */
@@ -423,6 +424,7 @@ dispatch_new_handle(struct conn *conn, struct req *req)
 		req->f = NULL;
 		return;
 	}
+	req->f->owner = conn;
 	if (handle_alloc(&conn->handles, HANDLE_FILE, req->f, &hid) == -1) {
 		hfile_close(req->f);
 		hfile_free(req->f);
@@ -449,9 +451,13 @@ dispatch_complete(struct req *req)
 	uint64_t	 hid = req->hid;
 	int		 alive;
 
-	if (req->op != NULL)
+	if (req->op != NULL && !req->more)
 		stats_record((int)(req->op - ops), req->error,
 		    stats_now_ns() - req->start_ns);
+	if (req->pooled) {
+		req->pooled = 0;
+		dispatch_unbusy(conn);
+	}
 	if (conn == NULL) {
 		req_free(req);
 		return;
@@ -507,14 +513,16 @@ dispatch_complete(struct req *req)
 			req->state = REQ_PARKED;
 			TAILQ_INSERT_TAIL(&conn->parked, req, qentry);
 		} else
-			pool_submit(req);
+			dispatch_submit(req);
 		return;
 	}
 	if (hid != 0)
 		dispatch_advance(conn, hid);
 	alive = !(conn->flags & CONN_DEAD);	/* then the socket's ref holds */
 	req_free(req);
-	if (alive)
+	if (stats.inflight + 1 == opts.max_inflight_all)
+		conn_resume_all();
+	else if (alive)
 		conn_update_read(conn);
 }
 
@@ -527,7 +535,43 @@ dispatch_resume(struct conn *conn)
 	while (!conn_output_full(conn) &&
 	    (req = TAILQ_FIRST(&conn->parked)) != NULL) {
 		TAILQ_REMOVE(&conn->parked, req, qentry);
-		pool_submit(req);
+		dispatch_submit(req);
+	}
+}
+
+/*
+ * Give req to the pool, unless its connection already has max_busy
+ * requests there: then it waits on conn->held, so that one client's slow
+ * operations (a FIFO that never delivers, a huge rmtree) cannot take every
+ * worker from the others.
+ */
+void
+dispatch_submit(struct req *req)
+{
+	struct conn	*conn = req->conn;
+
+	if (conn != NULL && conn->busy >= opts.max_busy) {
+		req->state = REQ_WAITING;
+		req->held = 1;
+		TAILQ_INSERT_TAIL(&conn->held, req, qentry);
+		return;
+	}
+	if (conn != NULL)
+		conn->busy++;
+	pool_submit(req);
+}
+
+/* A request left the pool: let a held one of the same conn in. */
+static void
+dispatch_unbusy(struct conn *conn)
+{
+	struct req	*next;
+
+	conn->busy--;
+	if ((next = TAILQ_FIRST(&conn->held)) != NULL) {
+		TAILQ_REMOVE(&conn->held, next, qentry);
+		next->held = 0;
+		dispatch_submit(next);
 	}
 }
 

@@ -76,6 +76,8 @@ hfile_free(struct hfile *f)
 		close(f->del_dirfd);
 	if (f->spool_dirfd != -1)
 		close(f->spool_dirfd);
+	if (f->owner != NULL && f->spool_cap > 0)
+		conn_mem_release(f->owner, f->spool_cap);
 	textio_free(f->text);
 	free(f->name);
 	free(f->encoding_name);
@@ -189,6 +191,31 @@ hfile_spool_need(struct hfile *f, size_t end)
 	return (ops_temp_spool_rollover(f));
 }
 
+/*
+ * Make room for end bytes of spooled data, charged to the owning
+ * connection's memory budget.  Past max_size, or when the budget is
+ * spent, the file rolls over to disk instead (f->spooled becomes 0).
+ */
+static int
+hfile_spool_reserve(struct hfile *f, size_t end)
+{
+	size_t	 cap;
+
+	if (hfile_spool_need(f, end) == -1)
+		return (-1);
+	if (!f->spooled || end <= f->spool_cap)
+		return (0);
+	cap = end < 4096 ? 4096 : end * 2;
+	if (cap > f->spool_max)
+		cap = f->spool_max;
+	if (f->owner != NULL &&
+	    conn_mem_charge(f->owner, cap - f->spool_cap) == -1)
+		return (ops_temp_spool_rollover(f));
+	f->spool = xrealloc(f->spool, cap);
+	f->spool_cap = cap;
+	return (0);
+}
+
 /* read(2) on f (or its spool), retrying EINTR. */
 static ssize_t
 hfile_raw_read(struct hfile *f, void *buf, size_t n)
@@ -228,13 +255,9 @@ hfile_raw_write(struct hfile *f, const void *buf, size_t n)
 		if (hfile_spool_need(f, end) == -1)
 			return (-1);
 	}
+	if (f->spooled && hfile_spool_reserve(f, end) == -1)
+		return (-1);
 	if (f->spooled) {
-		if (end > f->spool_cap) {
-			f->spool_cap = end < 4096 ? 4096 : end * 2;
-			if (f->spool_cap > f->spool_max)
-				f->spool_cap = f->spool_max;
-			f->spool = xrealloc(f->spool, f->spool_cap);
-		}
 		if (f->spool_pos > f->spool_len)
 			memset(f->spool + f->spool_len, 0,
 			    f->spool_pos - f->spool_len);
@@ -919,15 +942,14 @@ ops_file_truncate_work(struct req *req)
 		req_fail(req, errno, NULL);
 		return;
 	}
+	if (f->spooled && hfile_spool_reserve(f, size) == -1) {
+		req_fail(req, errno, NULL);
+		return;
+	}
 	if (f->spooled) {
-		if ((size_t)size > f->spool_len) {
-			if ((size_t)size > f->spool_cap) {
-				f->spool_cap = size;
-				f->spool = xrealloc(f->spool, f->spool_cap);
-			}
+		if ((size_t)size > f->spool_len)
 			memset(f->spool + f->spool_len, 0,
 			    size - f->spool_len);
-		}
 		f->spool_len = size;
 	} else if (ftruncate(f->fd, size) == -1) {
 		req_fail(req, errno, NULL);

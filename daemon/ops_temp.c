@@ -92,6 +92,8 @@ ops_temp_spool_rollover(struct hfile *f)
 		return (-1);
 	}
 	free(f->spool);
+	if (f->owner != NULL && f->spool_cap > 0)
+		conn_mem_release(f->owner, f->spool_cap);
 	f->spool = NULL;
 	f->spool_len = f->spool_cap = f->spool_pos = 0;
 	f->spooled = 0;

@@ -210,6 +210,7 @@ pool_submit(struct req *req)
 {
 	pthread_mutex_lock(&wq_mutex);
 	req->state = REQ_QUEUED;
+	req->pooled = req->conn != NULL;
 	TAILQ_INSERT_TAIL(&wq, req, qentry);
 	wq_len++;
 	pthread_cond_signal(&wq_cond);

@@ -93,7 +93,8 @@ req_free(struct req *req)
 	if (req->newsess != NULL)
 		session_unref(req->newsess);
 	if (req->msg != NULL)
-		aiofs__v1__request__free_unpacked(req->msg, NULL);
+		aiofs__v1__request__free_unpacked(req->msg,
+		    conn != NULL && !req->internal ? &conn->pb_alloc : NULL);
 	if (conn != NULL && !req->internal) {
 		idmap_del(&conn->ids, req->id);
 		TAILQ_REMOVE(&conn->reqs, req, centry);
