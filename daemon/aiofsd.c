@@ -204,6 +204,9 @@ apply_option(int ch, const char *arg, int *level)
 	case 15:
 		opts.frame_secs = parse_num("--frame-timeout", arg, 1, 3600);
 		break;
+	case 16:
+		opts.impersonate = 1;
+		break;
 	}
 }
 
@@ -235,6 +238,7 @@ main(int argc, char **argv)
 		{ "memory-budget", required_argument, NULL, 13 },
 		{ "hello-timeout", required_argument, NULL, 14 },
 		{ "frame-timeout", required_argument, NULL, 15 },
+		{ "impersonate", no_argument, NULL, 16 },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*optstr = "s:w:r:c:fvqhV";
@@ -301,6 +305,11 @@ main(int argc, char **argv)
 	if (resolve_check_openat2() == -1) {
 		fprintf(stderr, "aiofsd: openat2(RESOLVE_IN_ROOT) is not "
 		    "available (%s): refusing to run unconfined\n",
+		    strerror(errno));
+		exit(1);
+	}
+	if (opts.impersonate && creds_init() == -1) {
+		fprintf(stderr, "aiofsd: --impersonate needs root: %s\n",
 		    strerror(errno));
 		exit(1);
 	}

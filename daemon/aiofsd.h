@@ -49,6 +49,7 @@ struct conn;
 struct req;
 struct hfile;
 struct arena;
+struct session;
 
 /* Per-peer policy: from the command line or the config file. */
 struct policy {
@@ -85,6 +86,7 @@ struct options {
 	unsigned	 frame_secs;
 	size_t		 mem_budget;
 	int		 reject_unknown;
+	int		 impersonate;
 	char		*config;
 	struct policy	 policy;	/* default policy */
 };
@@ -100,6 +102,12 @@ const struct policy *policy_lookup(uid_t, gid_t);
 void		 policy_free(struct policy *);
 void		 policies_free(void);
 void		 config_print(FILE *);
+
+/* creds.c */
+int		 creds_init(void);
+void		 creds_lookup(uid_t, gid_t, gid_t **, int *);
+int		 creds_enter(const struct session *);
+void		 creds_leave(void);
 
 /* log.c */
 void		 log_open(const char *, int, int);
@@ -172,8 +180,14 @@ struct session {
 	char		*cwd;		/* "/..." relative to the root */
 	int		 resolve;	/* RESOLVE_* flags */
 	const struct policy *pol;
+	int		 impersonate;	/* run ops as uid/gid/groups */
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		*groups;	/* owned */
+	int		 ngroups;
 };
 struct session	*session_new(const struct policy *, const char *);
+struct session	*session_chdir(const struct session *, const char *);
 struct session	*session_ref(struct session *);
 void		 session_unref(struct session *);
 int		 resolve_check_openat2(void);

@@ -123,6 +123,8 @@ config_global(struct options *o, const char *key, const char *value)
 	}
 	if (strcmp(key, "reject_unknown") == 0)
 		return (config_bool(value, &o->reject_unknown));
+	if (strcmp(key, "impersonate") == 0)
+		return (config_bool(value, &o->impersonate));
 	if (strcmp(key, "workers") == 0) {
 		if (config_num(value, 1, 1024, &n) == -1)
 			return (-1);

@@ -136,6 +136,13 @@ conn_new(int fd)
 	conn->uid = cred.uid;
 	conn->gid = cred.gid;
 	conn->sess = session_new(pol, "/");
+	conn->sess->uid = cred.uid;
+	conn->sess->gid = cred.gid;
+	if (opts.impersonate) {
+		conn->sess->impersonate = 1;
+		creds_lookup(cred.uid, cred.gid, &conn->sess->groups,
+		    &conn->sess->ngroups);
+	}
 	conn->max_inflight = pol->max_inflight;
 	conn->accepted_ns = stats_now_ns();
 	conn->pb_alloc.alloc = conn_pb_alloc;

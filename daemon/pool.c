@@ -59,10 +59,18 @@ pool_run(struct req *req)
 	int	 wake;
 
 	__atomic_add_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
-	if (!__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
-		req->op->work(req);
-	else
+	if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
 		req_fail(req, ECANCELED, NULL);
+	else if (req->sess != NULL && req->sess->impersonate) {
+		if (creds_enter(req->sess) == -1)
+			req_failmsg(req, EPERM, NULL, "cannot take on the "
+			    "client's identity");
+		else {
+			req->op->work(req);
+			creds_leave();
+		}
+	} else
+		req->op->work(req);
 	__atomic_sub_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
 
 	pthread_mutex_lock(&done_mutex);

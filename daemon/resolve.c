@@ -53,6 +53,23 @@ session_new(const struct policy *pol, const char *cwd)
 	return (s);
 }
 
+/* The session after a chdir: the same identity, another cwd. */
+struct session *
+session_chdir(const struct session *old, const char *cwd)
+{
+	struct session	*s;
+
+	s = session_new(old->pol, cwd);
+	s->impersonate = old->impersonate;
+	s->uid = old->uid;
+	s->gid = old->gid;
+	s->ngroups = old->ngroups;
+	if (old->groups != NULL)
+		s->groups = xmemdup(old->groups,
+		    old->ngroups * sizeof *old->groups);
+	return (s);
+}
+
 /* Take a reference (loop thread only). */
 struct session *
 session_ref(struct session *s)
@@ -68,6 +85,7 @@ session_unref(struct session *s)
 	if (s == NULL || --s->refs > 0)
 		return;
 	free(s->cwd);
+	free(s->groups);
 	free(s);
 }
 
