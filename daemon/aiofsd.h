@@ -163,6 +163,7 @@ void		 pool_stop(void);
 void		 pool_submit(struct req *);
 int		 pool_cancel(struct req *);
 void		 pool_interrupt(struct req *);
+int		 pool_cancelled(void);
 unsigned	 pool_busy(void);
 unsigned	 pool_queued(void);
 int		 pool_size(void);
@@ -316,6 +317,7 @@ void		 req_set_path(struct req *, const char *);
 #define OP_NOHELLO	0x08	/* allowed before Hello */
 #define OP_FDPASS	0x10	/* needs allow_fd_passing */
 #define OP_DIRHANDLE	0x20	/* its handle may be a directory */
+#define OP_ABORTABLE	0x40	/* no side effects: interrupt if orphaned */
 struct op {
 	const char	*name;
 	int		 op_case;
@@ -390,6 +392,7 @@ struct conn {
 };
 TAILQ_HEAD(conns, conn);
 extern struct conns	 all_conns;
+extern struct conns	 dead_conns;	/* lost, requests still running */
 struct conn	*conn_new(int);
 void		 conn_ref(struct conn *);
 void		 conn_unref(struct conn *);
@@ -406,6 +409,7 @@ int		 conn_mem_charge(struct conn *, size_t);
 void		 conn_mem_release(struct conn *, size_t);
 void		 conn_sweep(void);
 void		 conn_resume_all(void);
+void		 conn_interrupt(struct conn *);
 int		 idmap_put(struct idmap *, uint64_t, struct req *);
 struct req	*idmap_get(struct idmap *, uint64_t);
 void		 idmap_del(struct idmap *, uint64_t);

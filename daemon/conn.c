@@ -39,6 +39,7 @@
 #define CONN_READ_SIZE	(256 * 1024)
 
 struct conns	 all_conns = TAILQ_HEAD_INITIALIZER(all_conns);
+struct conns	 dead_conns = TAILQ_HEAD_INITIALIZER(dead_conns);
 static uint64_t	 conn_next_serial = 1;
 
 static void	conn_read_cb(int, short, void *);
@@ -189,6 +190,8 @@ conn_unref(struct conn *conn)
 
 	if (--conn->refs > 0)
 		return;
+	if (conn->flags & CONN_DEAD)
+		TAILQ_REMOVE(&dead_conns, conn, entry);
 	while ((cl = conn->cleanups) != NULL) {
 		conn->cleanups = cl->next;
 		if (cl->is_dir)
@@ -233,13 +236,24 @@ conn_lost(struct conn *conn, const char *why)
 	close(conn->fd);
 	conn->fd = -1;
 	TAILQ_REMOVE(&all_conns, conn, entry);
+	TAILQ_INSERT_TAIL(&dead_conns, conn, entry);
 	stats.conns_current--;
 
-	/* Requests not yet on a worker are dropped: ECANCELED, no reply. */
+	/*
+	 * Requests not yet on a worker are dropped: ECANCELED, no reply.
+	 * Running reads nobody waits for are interrupted (a silent FIFO
+	 * must not keep a worker); writes run to the end.
+	 */
 	for (req = TAILQ_FIRST(&conn->reqs); req != NULL; req = next) {
 		next = TAILQ_NEXT(req, centry);
 		if (req->internal)
 			continue;
+		if (req->op != NULL && (req->op->flags & OP_ABORTABLE) &&
+		    __atomic_load_n(&req->state, __ATOMIC_ACQUIRE) ==
+		    REQ_RUNNING) {
+			pool_interrupt(req);
+			continue;
+		}
 		if (req->state == REQ_QUEUED && pool_cancel(req) == 0) {
 			req_fail(req, ECANCELED, NULL);
 			req->more = 0;
@@ -710,6 +724,17 @@ conn_resume_all(void)
 		if (conn->flags & CONN_RPAUSED)
 			conn_update_read(conn);
 	}
+}
+
+/* Interrupt every request of conn that is running on a worker. */
+void
+conn_interrupt(struct conn *conn)
+{
+	struct req	*req;
+
+	TAILQ_FOREACH(req, &conn->reqs, centry)
+		if (req->state == REQ_RUNNING)
+			pool_interrupt(req);
 }
 
 /* Hash of a request id. */

@@ -231,7 +231,8 @@ hfile_raw_read(struct hfile *f, void *buf, size_t n)
 		f->spool_pos += n;
 		return (n);
 	}
-	while ((r = read(f->fd, buf, n)) == -1 && errno == EINTR)
+	while ((r = read(f->fd, buf, n)) == -1 && errno == EINTR &&
+	    !pool_cancelled())
 		;
 	return (r);
 }
@@ -270,7 +271,7 @@ hfile_raw_write(struct hfile *f, const void *buf, size_t n)
 	while (done < n) {
 		r = write(f->fd, p + done, n - done);
 		if (r == -1) {
-			if (errno == EINTR)
+			if (errno == EINTR && !pool_cancelled())
 				continue;
 			return (done > 0 ? (ssize_t)done : -1);
 		}

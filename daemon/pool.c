@@ -44,6 +44,7 @@ static TAILQ_HEAD(, req) doneq = TAILQ_HEAD_INITIALIZER(doneq);
 static int		 pool_efd = -1;
 static struct event	*pool_ev;
 static unsigned		 pool_nbusy;
+static __thread struct req *pool_current;	/* this worker's req */
 
 /* Empty handler: its only job is to interrupt a blocking syscall. */
 static void
@@ -59,6 +60,7 @@ pool_run(struct req *req)
 	int	 wake;
 
 	__atomic_add_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
+	pool_current = req;
 	if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
 		req_fail(req, ECANCELED, NULL);
 	else if (req->sess != NULL && req->sess->impersonate) {
@@ -71,10 +73,11 @@ pool_run(struct req *req)
 		}
 	} else
 		req->op->work(req);
+	pool_current = NULL;
 	__atomic_sub_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
 
 	pthread_mutex_lock(&done_mutex);
-	req->state = REQ_DONE;
+	__atomic_store_n(&req->state, REQ_DONE, __ATOMIC_RELEASE);
 	wake = TAILQ_EMPTY(&doneq);
 	TAILQ_INSERT_TAIL(&doneq, req, qentry);
 	pthread_mutex_unlock(&done_mutex);
@@ -110,8 +113,8 @@ pool_worker(void *arg)
 		req = TAILQ_FIRST(&wq);
 		TAILQ_REMOVE(&wq, req, qentry);
 		wq_len--;
-		req->state = REQ_RUNNING;
 		req->worker = pthread_self();
+		__atomic_store_n(&req->state, REQ_RUNNING, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&wq_mutex);
 
 		pool_run(req);
@@ -247,9 +250,23 @@ pool_interrupt(struct req *req)
 {
 	__atomic_store_n(&req->cancelled, 1, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&wq_mutex);
-	if (req->state == REQ_RUNNING)
+	if (__atomic_load_n(&req->state, __ATOMIC_ACQUIRE) == REQ_RUNNING)
 		pthread_kill(req->worker, SIGURG);
 	pthread_mutex_unlock(&wq_mutex);
+}
+
+/*
+ * Should a syscall interrupted with EINTR give up?  True when the request
+ * this worker runs was cancelled; errno is then set to ECANCELED.
+ */
+int
+pool_cancelled(void)
+{
+	if (pool_current == NULL ||
+	    !__atomic_load_n(&pool_current->cancelled, __ATOMIC_ACQUIRE))
+		return (0);
+	errno = ECANCELED;
+	return (1);
 }
 
 /* Workers running an op now. */

@@ -185,11 +185,15 @@ server_drain_cb(int fd, short events, void *arg)
 	(void)arg;
 	if (stats_now_ns() - server_drain_start >
 	    (uint64_t)SERVER_DRAIN_SECS * 1000000000) {
+		/* Stop waiting for slow operations (a silent FIFO...). */
 		for (conn = TAILQ_FIRST(&all_conns); conn != NULL;
 		    conn = next) {
 			next = TAILQ_NEXT(conn, entry);
 			conn_lost(conn, "shutdown deadline");
 		}
+		/* Again each time: a signal can land just before a read. */
+		TAILQ_FOREACH(conn, &dead_conns, entry)
+			conn_interrupt(conn);
 	}
 	if (stats.conns_alloc == 0) {
 		event_free(server_drain_ev);
