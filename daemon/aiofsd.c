@@ -92,6 +92,7 @@ sweep_cb(int fd, short events, void *arg)
 	(void)events;
 	(void)arg;
 	conn_sweep();
+	conn_flush_all();
 }
 
 /* Listen: a socket from systemd if one was passed, else our own path. */

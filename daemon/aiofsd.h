@@ -112,6 +112,7 @@ void		 creds_leave(void);
 /* log.c */
 void		 log_open(const char *, int, int);
 void		 log_close(void);
+void		 log_escape(const char *, char *, size_t);
 void		 log_debug(const char *, ...)
 		     __attribute__((format(printf, 1, 2)));
 void		 log_info(const char *, ...)
@@ -340,6 +341,7 @@ uint64_t	 dispatch_handle_of(const Request *);
 #define CONN_BAD	0x04	/* protocol error: flush and drop */
 #define CONN_RPAUSED	0x08	/* reading paused (backpressure) */
 #define CONN_CLOSING	0x10	/* closing handles after loss */
+#define CONN_FLUSHQ	0x20	/* on the flush list */
 struct idmap {
 	uint64_t	*keys;
 	struct req	**vals;
@@ -389,6 +391,7 @@ struct conn {
 	TAILQ_HEAD(, req) parked;	/* streaming reqs waiting on output */
 	struct cleanup	*cleanups;	/* removed when the conn is freed */
 	TAILQ_ENTRY(conn) entry;
+	TAILQ_ENTRY(conn) fentry;	/* flush list */
 };
 TAILQ_HEAD(conns, conn);
 extern struct conns	 all_conns;
@@ -410,6 +413,7 @@ void		 conn_mem_release(struct conn *, size_t);
 void		 conn_sweep(void);
 void		 conn_resume_all(void);
 void		 conn_interrupt(struct conn *);
+void		 conn_flush_all(void);
 int		 idmap_put(struct idmap *, uint64_t, struct req *);
 struct req	*idmap_get(struct idmap *, uint64_t);
 void		 idmap_del(struct idmap *, uint64_t);

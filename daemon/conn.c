@@ -40,6 +40,7 @@
 
 struct conns	 all_conns = TAILQ_HEAD_INITIALIZER(all_conns);
 struct conns	 dead_conns = TAILQ_HEAD_INITIALIZER(dead_conns);
+static TAILQ_HEAD(, conn) flush_list = TAILQ_HEAD_INITIALIZER(flush_list);
 static uint64_t	 conn_next_serial = 1;
 
 static void	conn_read_cb(int, short, void *);
@@ -362,13 +363,35 @@ conn_take_fd(struct conn *conn)
 	return (fd);
 }
 
-/* Make sure the write event is pending. */
+/*
+ * There is output to send: put conn on the flush list, written at the end
+ * of the current batch of events (conn_flush_all), so that many replies
+ * go out in one writev and none waits for another trip round the loop.
+ */
 void
 conn_kick(struct conn *conn)
 {
-	if (conn->ev_write != NULL && !event_pending(conn->ev_write,
-	    EV_WRITE, NULL))
-		event_add(conn->ev_write, NULL);
+	if (conn->flags & (CONN_DEAD | CONN_FLUSHQ))
+		return;
+	conn->flags |= CONN_FLUSHQ;
+	conn_ref(conn);
+	TAILQ_INSERT_TAIL(&flush_list, conn, fentry);
+}
+
+/* Write out every connection kicked during this batch of events. */
+void
+conn_flush_all(void)
+{
+	struct conn	*conn;
+
+	while ((conn = TAILQ_FIRST(&flush_list)) != NULL) {
+		TAILQ_REMOVE(&flush_list, conn, fentry);
+		conn->flags &= ~CONN_FLUSHQ;
+		if (!(conn->flags & CONN_DEAD) &&
+		    evbuffer_get_length(conn->out) != 0)
+			conn_write_cb(conn->fd, EV_WRITE, conn);
+		conn_unref(conn);
+	}
 }
 
 /* Is the unsent output above the high watermark? */
@@ -547,6 +570,7 @@ conn_read_cb(int fd, short events, void *arg)
 	}
 	evbuffer_commit_space(conn->in, v, nv);
 	conn_process(conn);
+	conn_flush_all();
 }
 
 /* Send the next fd with the bytes of the frame it belongs to. */
@@ -625,7 +649,8 @@ conn_write_cb(int fd, short events, void *arg)
 		stats.bytes_out += n;
 	}
 	if (evbuffer_get_length(conn->out) != 0) {
-		event_add(conn->ev_write, NULL);
+		if (!event_pending(conn->ev_write, EV_WRITE, NULL))
+			event_add(conn->ev_write, NULL);
 		return;
 	}
 	if (conn->flags & CONN_BAD) {

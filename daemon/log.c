@@ -1,10 +1,15 @@
 /*
  * log.c - logging to stderr in the foreground, to syslog otherwise.
  *
- * Client-supplied strings are never logged raw: callers pass them through
- * log_escape() first so a hostile path cannot forge log lines.
+ * Lines often carry what clients sent (paths, names), so every byte that
+ * is not printable ASCII is escaped as \xNN at the sink: a hostile path
+ * cannot forge a log line or a terminal escape.  Lines below fatal are
+ * rate-limited (LOG_RATE a second, bursts of LOG_BURST), so a flood of
+ * bad clients cannot flood the log; what was dropped is counted in the
+ * next line that gets through.  Workers log too: the limiter has a lock.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +18,66 @@
 
 #include "aiofsd.h"
 
+#define LOG_RATE	100		/* lines a second */
+#define LOG_BURST	200
+
 static int	log_stderr = 1;
 static int	log_level = 1;	/* 0 quiet, 1 info, 2 debug */
+static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
+static double	log_tokens = LOG_BURST;
+static struct timespec log_last;
+static unsigned long log_dropped;
+
+/* Escape every byte that is not printable ASCII (or a tab) as \xNN. */
+void
+log_escape(const char *in, char *out, size_t outlen)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)in;
+	size_t			 o = 0;
+
+	for (; *p != '\0' && o + 5 < outlen; p++) {
+		if ((*p >= 0x20 && *p < 0x7f) || *p == '\t')
+			out[o++] = *p;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Token bucket: may a line go out now?  Sets *dropped to report. */
+static int
+log_allow(int pri, unsigned long *dropped)
+{
+	struct timespec	 now;
+	double		 dt;
+	int		 ok;
+
+	*dropped = 0;
+	if (pri <= LOG_CRIT)
+		return (1);
+	pthread_mutex_lock(&log_mutex);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dt = (now.tv_sec - log_last.tv_sec) +
+	    (now.tv_nsec - log_last.tv_nsec) / 1e9;
+	log_last = now;
+	log_tokens += dt * LOG_RATE;
+	if (log_tokens > LOG_BURST)
+		log_tokens = LOG_BURST;
+	ok = log_tokens >= 1;
+	if (ok) {
+		log_tokens -= 1;
+		*dropped = log_dropped;
+		log_dropped = 0;
+	} else
+		log_dropped++;
+	pthread_mutex_unlock(&log_mutex);
+	return (ok);
+}
 
 /* Start logging: to stderr when foreground, else to syslog. */
 void
@@ -34,13 +97,25 @@ log_close(void)
 		closelog();
 }
 
-/* Write one formatted line at a syslog priority. */
+/* Write one formatted, escaped, rate-limited line at a priority. */
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 {
-	char	 msg[1024];
+	char		 raw[1024], msg[4096];
+	unsigned long	 dropped;
 
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (!log_allow(pri, &dropped))
+		return;
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	log_escape(raw, msg, sizeof msg);
+	if (dropped > 0) {
+		if (log_stderr)
+			fprintf(stderr, "aiofsd: (%lu log lines dropped)\n",
+			    dropped);
+		else
+			syslog(LOG_WARNING, "(%lu log lines dropped)",
+			    dropped);
+	}
 	if (log_stderr) {
 		if (suffix != NULL)
 			fprintf(stderr, "aiofsd: %s: %s\n", msg, suffix);

@@ -143,6 +143,7 @@ pool_done_cb(int fd, short events, void *arg)
 		TAILQ_REMOVE(&list, req, qentry);
 		dispatch_complete(req);
 	}
+	conn_flush_all();
 }
 
 /* Start n worker threads and the loop's completion event. */
