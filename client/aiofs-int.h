@@ -62,6 +62,15 @@ struct aiofs {
 	uint32_t	 max_chunk;
 	uint32_t	 max_inflight;
 	aiofs_req_t	 hello;
+	/* A Data payload being received straight into its request. */
+	aiofs_req_t	*direct_req;
+	uint64_t	 direct_id;
+	char		*direct_dst;
+	size_t		 direct_left;
+	size_t		 direct_len;
+	int		 direct_more;
+	int		 direct_eof;
+
 	void		(*want_write)(aiofs_t *, void *);
 	void		*want_write_arg;	/* aiofs-event.c */
 	void		*next_user_buf;	/* readinto: for aiofs__req_init */

@@ -26,8 +26,13 @@
 #include "errmap.h"
 
 #define AIOFS__READ_SIZE	(256 * 1024)
+#define AIOFS__DIRECT_MIN	(64 * 1024)	/* frames received in place */
 
 static int	aiofs__handle_frame(aiofs_t *, const uint8_t *, size_t);
+static void	aiofs__part_done(aiofs_t *, aiofs_req_t *, uint64_t, int);
+static int	aiofs__direct_start(aiofs_t *, const uint8_t *, size_t,
+		    size_t);
+static void	aiofs__direct_done(aiofs_t *);
 static void	aiofs__fail_all(aiofs_t *, int);
 
 /* Where the CLI and library look for the daemon. */
@@ -669,6 +674,23 @@ aiofs__read(aiofs_t *h)
 	uint8_t		*p;
 
 	for (;;) {
+		if (h->direct_left > 0) {
+			/* Payload straight into the request's buffer. */
+			n = recv(h->fd, h->direct_dst, h->direct_left,
+			    MSG_DONTWAIT);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n <= 0) {
+				aiofs__fail_all(h, n == 0 ? -ECONNRESET :
+				    -errno);
+				return (h->error);
+			}
+			h->direct_dst += n;
+			h->direct_left -= n;
+			if (h->direct_left == 0)
+				aiofs__direct_done(h);
+			continue;
+		}
 		need = h->inlen + AIOFS__READ_SIZE;
 		if (h->incap < need) {
 			if ((p = realloc(h->in, need)) == NULL)
@@ -708,6 +730,14 @@ aiofs__read(aiofs_t *h)
 				return (h->error);
 			}
 			if (h->inlen - off - 4 < flen) {
+				if (flen >= AIOFS__DIRECT_MIN &&
+				    aiofs__direct_start(h, p + 4,
+				    h->inlen - off - 4, flen)) {
+					off = h->inlen;
+					if (h->direct_left == 0)
+						aiofs__direct_done(h);
+					break;
+				}
 				/* Make room for the whole frame at once. */
 				if (h->incap < flen + 4 + AIOFS__READ_SIZE &&
 				    off == 0) {
@@ -848,6 +878,7 @@ aiofs_req_cleanup(aiofs_req_t *req)
 		free(req->stats.ops[i].op);
 	free(req->stats.ops);
 	req->errmsg = req->errpath = req->buf = NULL;
+	req->priv_bufcap = 0;
 	req->lines = NULL;
 	req->linelens = NULL;
 	req->entries = NULL;
@@ -878,6 +909,36 @@ aiofs__strdup(const char *s)
 	return (s != NULL ? strdup(s) : NULL);
 }
 
+/*
+ * Make room for n more bytes (and a NUL) in req->buf; returns where they
+ * go.  Large buffers are page-aligned and grow geometrically, so that
+ * payloads land on page boundaries (copies into an address a few bytes
+ * into a page run several times slower).
+ */
+static char *
+aiofs__reserve(aiofs_req_t *req, size_t n)
+{
+	size_t	 need = req->len + n + 1, cap;
+	void	*nb;
+
+	if (req->buf != NULL && need <= req->priv_bufcap)
+		return (req->buf + req->len);
+	cap = req->priv_bufcap * 2 > need ? req->priv_bufcap * 2 : need;
+	if (cap < 65536) {
+		if ((nb = realloc(req->buf, cap)) == NULL)
+			return (NULL);
+	} else {
+		if (posix_memalign(&nb, 4096, cap) != 0)
+			return (NULL);
+		if (req->len > 0)
+			memcpy(nb, req->buf, req->len);
+		free(req->buf);
+	}
+	req->buf = nb;
+	req->priv_bufcap = cap;
+	return (req->buf + req->len);
+}
+
 /* Append bytes to req->buf. */
 static int
 aiofs__append(aiofs_req_t *req, const uint8_t *p, size_t n)
@@ -892,9 +953,8 @@ aiofs__append(aiofs_req_t *req, const uint8_t *p, size_t n)
 		req->len += n;
 		return (0);
 	}
-	if ((nb = realloc(req->buf, req->len + n + 1)) == NULL)
+	if ((nb = aiofs__reserve(req, n)) == NULL)
 		return (-ENOMEM);
-	req->buf = nb;
 	if (n > 0)
 		memcpy(req->buf + req->len, p, n);
 	req->len += n;
@@ -1118,6 +1178,7 @@ aiofs__absorb(aiofs_t *h, aiofs_req_t *req, Aiofs__V1__Response *r)
 	}
 	case AIOFS__V1__RESPONSE__RESULT_PATH:
 		free(req->buf);
+		req->priv_bufcap = 0;
 		req->buf = aiofs__strdup_bin(&r->path->path);
 		req->len = r->path->path.len;
 		req->result = req->len;
@@ -1204,8 +1265,16 @@ aiofs__handle_frame(aiofs_t *h, const uint8_t *p, size_t len)
 	aiofs__v1__response__free_unpacked(r, NULL);
 	if (rc != 0 && req->result >= 0)
 		req->result = rc;
+	aiofs__part_done(h, req, h->ids[slot], last);
+	return (0);
+}
+
+/* One reply frame of req has been absorbed: complete it, or stream. */
+static void
+aiofs__part_done(aiofs_t *h, aiofs_req_t *req, uint64_t id, int last)
+{
 	if (last) {
-		aiofs__iddel(h, h->ids[slot]);
+		aiofs__iddel(h, id);
 		if (--req->priv_parts == 0)
 			aiofs__complete(h, req);
 	} else if (req->flags & AIOFS_REQ_STREAM) {
@@ -1218,5 +1287,93 @@ aiofs__handle_frame(aiofs_t *h, const uint8_t *p, size_t len)
 			req->result = 0;
 		}
 	}
-	return (0);
+}
+
+/* Parse a protobuf varint at p[*pos], at most end.  -1 if cut short. */
+static int
+aiofs__varint(const uint8_t *p, size_t end, size_t *pos, uint64_t *v)
+{
+	int	 shift = 0;
+
+	*v = 0;
+	while (*pos < end && shift < 64) {
+		*v |= (uint64_t)(p[*pos] & 0x7f) << shift;
+		if ((p[(*pos)++] & 0x80) == 0)
+			return (0);
+		shift += 7;
+	}
+	return (-1);
+}
+
+/*
+ * A big frame is arriving: if it is a Data reply in the daemon's layout
+ * (Response{id, [more], data: Data{[eof], data}}, payload last; see
+ * frame_write_data in daemon/frame.c), take the bytes that are here and
+ * receive the rest of the payload straight into the request's buffer.
+ * Returns 1 if it did, 0 to fall back to buffering the whole frame.
+ */
+static int
+aiofs__direct_start(aiofs_t *h, const uint8_t *b, size_t have, size_t flen)
+{
+	uint64_t	 id, more = 0, dlen, plen, eof = 0;
+	size_t		 pos = 0, end = have < 64 ? have : 64, take;
+	ssize_t		 slot;
+	aiofs_req_t	*req;
+	char		*dst;
+
+	if (end < 1 || b[pos++] != 0x08 ||
+	    aiofs__varint(b, end, &pos, &id) == -1)
+		return (0);
+	if (pos < end && b[pos] == 0x10) {
+		pos++;
+		if (aiofs__varint(b, end, &pos, &more) == -1)
+			return (0);
+	}
+	if (pos >= end || b[pos++] != 0x3a ||
+	    aiofs__varint(b, end, &pos, &dlen) == -1)
+		return (0);
+	if (pos + 1 < end && b[pos] == 0x10) {
+		eof = b[pos + 1];
+		pos += 2;
+	}
+	if (pos >= end || b[pos++] != 0x0a ||
+	    aiofs__varint(b, end, &pos, &plen) == -1)
+		return (0);
+	if (pos + plen != flen || more > 1 || eof > 1)
+		return (0);
+	if ((slot = aiofs__idfind(h, id)) == -1)
+		return (0);
+	req = h->reqs[slot];
+	if (req->priv_user_buf != NULL) {
+		if (plen > req->priv_user_cap - req->len)
+			return (0);
+		dst = (char *)req->priv_user_buf + req->len;
+	} else if ((dst = aiofs__reserve(req, plen)) == NULL)
+		return (0);
+	take = have - pos < plen ? have - pos : plen;
+	memcpy(dst, b + pos, take);
+	h->direct_req = req;
+	h->direct_id = id;
+	h->direct_dst = dst + take;
+	h->direct_left = plen - take;
+	h->direct_len = plen;
+	h->direct_more = more != 0;
+	h->direct_eof = eof != 0;
+	return (1);
+}
+
+/* The direct payload is complete: finish it like any Data part. */
+static void
+aiofs__direct_done(aiofs_t *h)
+{
+	aiofs_req_t	*req = h->direct_req;
+
+	h->direct_req = NULL;
+	req->len += h->direct_len;
+	if (req->priv_user_buf == NULL)
+		req->buf[req->len] = '\0';
+	req->eof = h->direct_eof;
+	if (req->result >= 0)
+		req->result = (int64_t)req->len;
+	aiofs__part_done(h, req, h->direct_id, !h->direct_more);
 }

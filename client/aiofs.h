@@ -227,6 +227,7 @@ struct aiofs_req {
 	int		 priv_state;
 	void		*priv_user_buf;	/* readinto destination */
 	size_t		 priv_user_cap;
+	size_t		 priv_bufcap;	/* allocated size of buf */
 	aiofs_req_t	*priv_next;
 };
 

@@ -561,7 +561,8 @@ ops_file_read_work(struct req *req)
 				return;
 			}
 		}
-		req_set_data(req, o.p, o.len, o.len == 0);
+		req_set_data(req, o.p, o.len, f->reof && (f->text != NULL ?
+		    textio_buffered(f->text) == 0 : f->rlen == f->rpos));
 		return;
 	}
 
@@ -593,11 +594,13 @@ ops_file_read_work(struct req *req)
 				break;
 		} else if (f->rlen > f->rpos) {
 			size_t want = left < 0 ? SIZE_MAX : (size_t)left;
+			size_t took;
 
 			if (want > AIOFS_MAX_CHUNK - o.len)
 				want = AIOFS_MAX_CHUNK - o.len;
-			left -= left < 0 ? 0 :
-			    (int64_t)hfile_take_bytes(f, &o, want);
+			took = hfile_take_bytes(f, &o, want);
+			if (left > 0)
+				left -= (int64_t)took;
 			if (left == 0)
 				break;
 		}
@@ -627,9 +630,7 @@ ops_file_read_work(struct req *req)
 		}
 	}
 	c->left = left;
-	req_set_data(req, o.p, o.len, eof && o.len == 0);
-	if (req->more && o.len == 0)
-		req->more = 0;
+	req_set_data(req, o.p, o.len, eof);
 }
 
 /* readlines(hint): whole lines until their total size reaches hint. */

@@ -70,6 +70,7 @@ req_chunk_reset(struct req *req)
 	req->buf = NULL;
 	req->buflen = 0;
 	req->eof = 0;
+	req->more = 0;
 	free(req->errpath);
 	req->errpath = NULL;
 	free(req->errmsg);

@@ -221,7 +221,8 @@ resolve_open(struct req *req, const char *path, int flags, mode_t mode)
 	int		 fd, tries = 0;
 
 	memset(&how, 0, sizeof how);
-	how.flags = flags | O_CLOEXEC | O_NOCTTY;
+	/* openat2 refuses O_PATH with anything but a few flags. */
+	how.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY);
 	if (flags & (O_CREAT | O_TMPFILE))
 		how.mode = mode & 07777;
 	how.resolve = req->sess->resolve;
