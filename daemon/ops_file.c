@@ -1223,11 +1223,12 @@ ops_file_open_fd(struct req *req, const char *path, const struct fmode *fm,
 	return (fd);
 }
 
-/* Parse the mode or record EINVAL naming it. */
+/* Parse the mode (unset means "r") or record EINVAL naming it. */
 static int
 ops_file_mode(struct req *req, const char *mode, struct fmode *fm)
 {
-	if (mode_parse(mode, fm) == -1) {
+	if (mode_parse(mode != NULL && *mode != '\0' ? mode : "r",
+	    fm) == -1) {
 		req_failmsg(req, EINVAL, NULL, "invalid mode: '%s'",
 		    mode != NULL ? mode : "");
 		return (-1);
@@ -1241,7 +1242,8 @@ ops_file_mode_check(struct req *req, const char *mode)
 {
 	struct fmode	 fm;
 
-	if (!req->sess->pol->read_only || mode_parse(mode, &fm) == -1)
+	if (!req->sess->pol->read_only || mode == NULL || *mode == '\0' ||
+	    mode_parse(mode, &fm) == -1)
 		return (0);
 	if (fm.writable || fm.create || fm.trunc || fm.append)
 		return (EROFS);
