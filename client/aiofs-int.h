@@ -47,6 +47,7 @@ struct aiofs {
 	int		 recvfds[AIOFS__MAX_FDS];
 	int		 nrecvfds;
 
+	int		 reading;	/* in aiofs__read: callbacks run */
 	uint64_t	 next_id;
 	uint64_t	*ids;		/* open addressing: id -> req */
 	aiofs_req_t	**reqs;

@@ -33,6 +33,8 @@ static void	aiofs__part_done(aiofs_t *, aiofs_req_t *, uint64_t, int);
 static int	aiofs__direct_start(aiofs_t *, const uint8_t *, size_t,
 		    size_t);
 static void	aiofs__direct_done(aiofs_t *);
+static int	aiofs__read(aiofs_t *);
+static int	aiofs__read1(aiofs_t *);
 static void	aiofs__fail_all(aiofs_t *, int);
 
 /* Where the CLI and library look for the daemon. */
@@ -293,9 +295,17 @@ aiofs__flush(aiofs_t *h)
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
+			int e = errno;
+
+			if (e == EAGAIN || e == EINTR)
 				return (0);
-			aiofs__fail_all(h, -errno);
+			/*
+			 * The daemon may have said why it hung up (a refused
+			 * connection gets one error frame): read that first.
+			 */
+			if (!h->reading)
+				aiofs__read(h);
+			aiofs__fail_all(h, -e);
 			return (h->error);
 		}
 		h->outoff += n;
@@ -364,6 +374,8 @@ aiofs__submit_fd(aiofs_t *h, aiofs_req_t *req, aiofs_op_t op,
 
 	if (h->error != 0)
 		return (h->error);
+	if (cb == NULL && h->reading)
+		return (-EDEADLK);	/* cannot wait inside a callback */
 	if (h->nsendfds == AIOFS__MAX_FDS)
 		return (-EAGAIN);
 	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
@@ -388,6 +400,8 @@ aiofs__submit_parts(aiofs_t *h, aiofs_req_t *req, aiofs_op_t op,
 
 	if (h->error != 0)
 		return (h->error);
+	if (cb == NULL && h->reading)
+		return (-EDEADLK);	/* cannot wait inside a callback */
 	aiofs__req_init(req, h, op, cb);
 	for (i = 0; i < n; i++) {
 		if ((rc = aiofs__queue(h, req, msgs[i])) != 0) {
@@ -659,9 +673,23 @@ aiofs__collect_fds(aiofs_t *h, struct msghdr *mh)
 	}
 }
 
-/* Read what is there and handle every whole frame. */
+/* Read what is there and handle every whole frame (not reentrant). */
 static int
 aiofs__read(aiofs_t *h)
+{
+	int	 rc;
+
+	if (h->reading)
+		return (-EDEADLK);
+	h->reading = 1;
+	rc = aiofs__read1(h);
+	h->reading = 0;
+	return (rc);
+}
+
+/* The body of aiofs__read. */
+static int
+aiofs__read1(aiofs_t *h)
 {
 	struct iovec	 iov;
 	struct msghdr	 mh;
@@ -801,6 +829,8 @@ aiofs_wait(aiofs_t *h, aiofs_req_t *req)
 	struct pollfd	 pfd;
 	int		 rc;
 
+	if (h->reading && req->priv_state == AIOFS__REQ_PENDING)
+		return (-EDEADLK);	/* called from inside a callback */
 	while (req->priv_state == AIOFS__REQ_PENDING) {
 		if (h->error != 0 && req->priv_state == AIOFS__REQ_PENDING)
 			return (h->error);
@@ -826,6 +856,8 @@ aiofs_run(aiofs_t *h)
 	struct pollfd	 pfd;
 	int		 rc;
 
+	if (h->reading)
+		return (-EDEADLK);	/* called from inside a callback */
 	while (h->npending > 0) {
 		if (h->error != 0)
 			return (h->error);

@@ -16,6 +16,13 @@
  * aiofs_process() when it is ready.  aiofs_run() does that until nothing is
  * pending, aiofs_wait() until one request is done.
  *
+ * Callbacks may start new requests (with a callback) but must not wait:
+ * aiofs_wait(), aiofs_run() and synchronous (NULL-callback) calls made
+ * from inside a callback return -EDEADLK.
+ *
+ * A request must be zeroed (or cleaned up) before it is used again:
+ * starting a call on it does not free earlier results.
+ *
  * Threads: an aiofs_t and its requests belong to one thread at a time.  Use
  * one connection per thread, or serialise every call on it with your own
  * lock.  Different aiofs_t may be used from different threads freely.

@@ -301,6 +301,9 @@ main(int argc, char **argv)
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		opts.workers = ncpu < 1 ? 4 : (ncpu > 32 ? 64 : (int)ncpu * 2);
 	}
+	/* Room for text decoding to grow a chunk 4x, plus headers. */
+	opts.max_chunk = opts.max_frame / 8 < AIOFS_MAX_CHUNK ?
+	    opts.max_frame / 8 : AIOFS_MAX_CHUNK;
 	if (opts.max_busy == 0)
 		opts.max_busy = opts.workers > 1 ? opts.workers - 1 : 1;
 	if (resolve_check_openat2() == -1) {

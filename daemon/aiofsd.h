@@ -28,7 +28,7 @@
 
 #define AIOFS_MAX_MSG		(16U * 1024 * 1024)	/* default --max-frame */
 #define AIOFS_MIN_MSG		(64U * 1024)
-#define AIOFS_MAX_CHUNK		(1U * 1024 * 1024)	/* data per reply frame */
+#define AIOFS_MAX_CHUNK		(1U * 1024 * 1024)	/* data per reply, at most */
 #define AIOFS_MAX_INFLIGHT	256
 #define AIOFS_OUT_HIWAT		(4U * 1024 * 1024)	/* stop reading above */
 #define AIOFS_OUT_LOWAT		(1U * 1024 * 1024)	/* resume below */
@@ -78,6 +78,7 @@ struct options {
 	int		 foreground;
 	int		 verbose;
 	uint32_t	 max_frame;
+	size_t		 max_chunk;	/* data per reply: fits max_frame */
 	unsigned	 max_conns;
 	unsigned	 max_conns_per_uid;
 	unsigned	 max_inflight_all;
@@ -271,7 +272,8 @@ struct req {
 
 	uint64_t	 hid;		/* handle id, if op has one */
 	struct hfile	*f;		/* the handle's file (FIFO-owned) */
-	int		 fd;		/* fd received (Wrap) or to send */
+	int		 fd;		/* fd received (Wrap) or to send, */
+	int		 fd2;		/*  or dups of handles' fds */
 
 	/* Filled by the worker. */
 	int		 error;		/* errno, 0 = success */

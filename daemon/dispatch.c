@@ -189,46 +189,47 @@ dispatch_handle_of(const Request *m)
 	}
 }
 
-/*
- * A second handle some ops read from (sendfile's input, sameopenfile's b,
- * fstat's): the loop dups its fd into req->fd so that a concurrent close
- * cannot pull it away from the worker.  Returns 0, or -1 if the handle is
- * bad.
- */
+/* Dup the fd of handle hid for a worker; -1 if the handle is bad. */
 static int
-dispatch_second_fd(struct conn *conn, struct req *req)
+dispatch_dup_handle(struct conn *conn, uint64_t hid)
 {
-	const Request	*m = req->msg;
-	uint64_t	 hid;
 	struct handle	*h;
 
-	switch (m->op_case) {
-	case OPC(SENDFILE):
-		hid = m->sendfile->in_handle;
-		break;
-	case OPC(SAMEFILE):
-		if (!m->samefile->has_handle_a || !m->samefile->has_handle_b)
-			return (0);
-		hid = m->samefile->handle_b;
-		if ((h = handle_get(&conn->handles, m->samefile->handle_a,
-		    HANDLE_FREE)) == NULL || h->f == NULL || h->f->fd == -1)
-			return (-1);
-		req->f = h->f;		/* read-only use: fstat */
-		break;
-	case OPC(STAT):
-		if (!m->stat->has_handle)
-			return (0);
-		hid = m->stat->handle;
-		break;
-	default:
-		return (0);
-	}
 	if ((h = handle_get(&conn->handles, hid, HANDLE_FREE)) == NULL ||
 	    h->f == NULL || h->f->fd == -1)
 		return (-1);
-	if ((req->fd = fcntl(h->f->fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return (-1);
-	return (0);
+	return (fcntl(h->f->fd, F_DUPFD_CLOEXEC, 0));
+}
+
+/*
+ * Handles some ops only read from (sendfile's input, fstat's, both of
+ * sameopenfile's): the loop dups their fds into req->fd and req->fd2, so
+ * that a concurrent close cannot pull them away from the worker.  Returns
+ * 0, or -1 if a handle is bad.
+ */
+static int
+dispatch_extra_fds(struct conn *conn, struct req *req)
+{
+	const Request	*m = req->msg;
+
+	switch (m->op_case) {
+	case OPC(SENDFILE):
+		req->fd = dispatch_dup_handle(conn, m->sendfile->in_handle);
+		return (req->fd == -1 ? -1 : 0);
+	case OPC(STAT):
+		if (!m->stat->has_handle)
+			return (0);
+		req->fd = dispatch_dup_handle(conn, m->stat->handle);
+		return (req->fd == -1 ? -1 : 0);
+	case OPC(SAMEFILE):
+		if (!m->samefile->has_handle_a && !m->samefile->has_handle_b)
+			return (0);
+		req->fd = dispatch_dup_handle(conn, m->samefile->handle_a);
+		req->fd2 = dispatch_dup_handle(conn, m->samefile->handle_b);
+		return (req->fd == -1 || req->fd2 == -1 ? -1 : 0);
+	default:
+		return (0);
+	}
 }
 
 /* Reply to msg with an error at once, without making a req for it. */
@@ -324,7 +325,7 @@ dispatch_request(struct conn *conn, Request *msg)
 		dispatch_complete(req);
 		return (0);
 	}
-	if (dispatch_second_fd(conn, req) == -1) {
+	if (dispatch_extra_fds(conn, req) == -1) {
 		req_failmsg(req, EBADF, NULL, "bad or closed handle");
 		dispatch_complete(req);
 		return (0);
@@ -505,6 +506,11 @@ dispatch_complete(struct req *req)
 		hid = 0;
 	}
 
+	if (req->more && req->cancelled) {
+		/* Cancelled mid-stream: this part becomes the last, an error. */
+		req_chunk_reset(req);
+		req_fail(req, ECANCELED, NULL);
+	}
 	if (!(conn->flags & CONN_DEAD) && !req->internal)
 		dispatch_reply(req);
 

@@ -37,7 +37,20 @@ struct read_cursor {
 	int64_t		 left;		/* bytes/chars still wanted, -1 all */
 	int64_t		 offset;	/* pread, readfile */
 	int		 fd;		/* readfile: owned */
+	struct textio	*text;		/* text pread: decoder across parts */
 };
+
+/* Free a read cursor and what it owns. */
+static void
+read_cursor_free(void *p)
+{
+	struct read_cursor	*c = p;
+
+	if (c->fd != -1)
+		close(c->fd);
+	textio_free(c->text);
+	free(c);
+}
 
 /* A new hfile for an open fd (taken over). */
 struct hfile *
@@ -394,8 +407,8 @@ hfile_fill(struct hfile *f, size_t want)
 		size = f->buffering;
 	if (size < HFILE_DEFAULT_BUF)
 		size = HFILE_DEFAULT_BUF;
-	if (size > AIOFS_MAX_CHUNK)
-		size = AIOFS_MAX_CHUNK;
+	if (size > opts.max_chunk)
+		size = opts.max_chunk;
 	if (f->rpos == f->rlen)
 		f->rpos = f->rlen = 0;
 	if (f->rcap - f->rlen < size) {
@@ -436,9 +449,9 @@ outbuf_add(struct outbuf *o, const void *p, size_t n)
 {
 	if (o->cap - o->len < n) {
 		o->cap = o->len + n < 4096 ? 4096 : (o->len + n) * 2;
-		if (o->cap > AIOFS_MAX_CHUNK + 65536 && o->len + n <
-		    AIOFS_MAX_CHUNK + 65536)
-			o->cap = AIOFS_MAX_CHUNK + 65536;
+		if (o->cap > opts.max_chunk + 65536 && o->len + n <
+		    opts.max_chunk + 65536)
+			o->cap = opts.max_chunk + 65536;
 		o->p = xrealloc(o->p, o->cap);
 	}
 	memcpy(o->p + o->len, p, n);
@@ -496,7 +509,7 @@ ops_file_read_work(struct req *req)
 			c->left = -1;
 		c->fd = -1;
 		req->cursor = c;
-		req->cursor_free = free;
+		req->cursor_free = read_cursor_free;
 	}
 	left = c->left;
 
@@ -544,7 +557,7 @@ ops_file_read_work(struct req *req)
 				if (nl != NULL || (left >= 0 &&
 				    (int64_t)o.len >= left) || f->reof)
 					break;
-				if (o.len >= AIOFS_MAX_CHUNK) {
+				if (o.len >= opts.max_chunk) {
 					/* A huge line: stream it. */
 					req->more = 1;
 					if (left >= 0)
@@ -596,8 +609,8 @@ ops_file_read_work(struct req *req)
 			size_t want = left < 0 ? SIZE_MAX : (size_t)left;
 			size_t took;
 
-			if (want > AIOFS_MAX_CHUNK - o.len)
-				want = AIOFS_MAX_CHUNK - o.len;
+			if (want > opts.max_chunk - o.len)
+				want = opts.max_chunk - o.len;
 			took = hfile_take_bytes(f, &o, want);
 			if (left > 0)
 				left -= (int64_t)took;
@@ -615,13 +628,13 @@ ops_file_read_work(struct req *req)
 		    kind == AIOFS__V1__READ_KIND__READ && left > 0 &&
 		    calls > 0)
 			break;		/* FileIO.read(n): one syscall */
-		if (o.len >= AIOFS_MAX_CHUNK) {
+		if (o.len >= opts.max_chunk) {
 			req->more = 1;
 			break;
 		}
 		calls++;
-		if ((n = hfile_fill(f, left > 0 && left < AIOFS_MAX_CHUNK ?
-		    (size_t)left : AIOFS_MAX_CHUNK)) == -1) {
+		if ((n = hfile_fill(f, left > 0 && (size_t)left < opts.max_chunk ?
+		    (size_t)left : opts.max_chunk)) == -1) {
 			if (o.len > 0 && errno != EILSEQ)
 				break;	/* report what we have */
 			hfile_read_error(req, errno);
@@ -653,7 +666,7 @@ ops_file_readlines_work(struct req *req)
 		c->left = m->has_hint && m->hint > 0 ? m->hint : -1;
 		c->fd = -1;
 		req->cursor = c;
-		req->cursor_free = free;
+		req->cursor_free = read_cursor_free;
 	}
 	aiofs__v1__lines__init(r);
 	r->lines = req_alloc(req, cap * sizeof *r->lines);
@@ -689,6 +702,13 @@ ops_file_readlines_work(struct req *req)
 			free(t);
 			break;		/* EOF */
 		}
+		if (tlen > opts.max_frame / 2) {
+			free(t);
+			req_failmsg(req, EMSGSIZE, NULL, "a line of %zu bytes "
+			    "does not fit in a reply: read it with readline()",
+			    tlen);
+			return;
+		}
 		if (r->n_lines == cap) {
 			void **nl = req_alloc(req, 2 * cap * sizeof *nl);
 
@@ -706,7 +726,7 @@ ops_file_readlines_work(struct req *req)
 			if (c->left <= 0)
 				break;
 		}
-		if (total >= AIOFS_MAX_CHUNK / 2) {
+		if (total >= opts.max_chunk / 2) {
 			req->more = 1;
 			break;
 		}
@@ -1013,6 +1033,7 @@ ops_file_pread_work(struct req *req)
 	size_t			 want, got = 0;
 	ssize_t			 n;
 	char			*buf;
+	int			 eof;
 
 	if (c == NULL) {
 		if (hfile_begin_read(req, f) == -1)
@@ -1027,9 +1048,10 @@ ops_file_pread_work(struct req *req)
 		c->offset = m->offset;
 		c->fd = -1;
 		req->cursor = c;
-		req->cursor_free = free;
+		req->cursor_free = read_cursor_free;
 	}
-	want = c->left > AIOFS_MAX_CHUNK ? AIOFS_MAX_CHUNK : c->left;
+	want = (size_t)c->left > opts.max_chunk ? opts.max_chunk :
+	    (size_t)c->left;
 	if (posix_memalign((void **)&buf, 4096, want == 0 ? 1 : want) != 0)
 		fatal("posix_memalign");
 	while (got < want) {
@@ -1060,25 +1082,27 @@ ops_file_pread_work(struct req *req)
 	}
 	if (got == want && c->left > 0)
 		req->more = 1;
-	if (f->text != NULL && !req->more) {
-		struct textio	*t;
-		char		*out;
-		size_t		 outlen;
+	eof = got < want;
+	if (f->text != NULL) {
+		/* One decoder for all parts: characters may span them. */
+		char	*out;
+		size_t	 outlen;
 
-		t = textio_new(textio_encoding(f->text), f->errors, f->newline);
-		if (t == NULL || textio_feed(t, buf, got, 1) == -1 ||
-		    textio_take(t, -1, 1, &out, &outlen) == -1) {
+		if (c->text == NULL)
+			c->text = textio_new(textio_encoding(f->text),
+			    f->errors, f->newline);
+		if (c->text == NULL || textio_feed(c->text, buf, got,
+		    !req->more) == -1 || textio_take(c->text, -1, !req->more,
+		    &out, &outlen) == -1) {
 			hfile_read_error(req, errno);
-			textio_free(t);
 			free(buf);
 			return;
 		}
-		textio_free(t);
 		free(buf);
 		buf = out;
 		got = outlen;
 	}
-	req_set_data(req, buf, got, got < want);
+	req_set_data(req, buf, got, eof);
 }
 
 /* pwrite(data, offset): does not move the position. */
@@ -1367,17 +1391,6 @@ ops_file_openfd_work(struct req *req)
 	req_set_empty(req);
 }
 
-/* Close a readfile cursor's fd. */
-static void
-ops_file_cursor_free(void *p)
-{
-	struct read_cursor	*c = p;
-
-	if (c->fd != -1)
-		close(c->fd);
-	free(c);
-}
-
 /* ReadFile: open + read (a range of) the file + close, streamed. */
 void
 ops_file_readfile_work(struct req *req)
@@ -1403,10 +1416,10 @@ ops_file_readfile_work(struct req *req)
 		c->offset = m->has_offset ? m->offset : 0;
 		c->left = m->has_size ? m->size : -1;
 		req->cursor = c;
-		req->cursor_free = ops_file_cursor_free;
+		req->cursor_free = read_cursor_free;
 	}
-	want = c->left < 0 || c->left > AIOFS_MAX_CHUNK ? AIOFS_MAX_CHUNK :
-	    (size_t)c->left;
+	want = c->left < 0 || (size_t)c->left > opts.max_chunk ?
+	    opts.max_chunk : (size_t)c->left;
 	if (posix_memalign((void **)&buf, 4096, want == 0 ? 1 : want) != 0)
 		fatal("posix_memalign");
 	while (got < want) {

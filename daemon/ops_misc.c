@@ -43,7 +43,7 @@ ops_hello_work(struct req *req)
 	r->protocol_version = AIOFS_PROTOCOL_VERSION;
 	r->max_frame = opts.max_frame;
 	r->max_inflight = conn->max_inflight;
-	r->max_chunk = AIOFS_MAX_CHUNK;
+	r->max_chunk = opts.max_chunk;
 	caps = req_alloc(req, 8 * sizeof *caps);
 	caps[n++] = "pipelining";
 	caps[n++] = "multipart";

@@ -35,7 +35,7 @@ req_new(struct conn *conn, Request *msg)
 	req = xcalloc(1, sizeof *req);
 	req->id = msg->id;
 	req->msg = msg;
-	req->fd = -1;
+	req->fd = req->fd2 = -1;
 	req->state = REQ_NEW;
 	aiofs__v1__response__init(&req->resp);
 	if (conn != NULL) {
@@ -91,6 +91,8 @@ req_free(struct req *req)
 		req->cursor_free(req->cursor);
 	if (req->fd != -1)
 		close(req->fd);
+	if (req->fd2 != -1)
+		close(req->fd2);
 	if (req->newsess != NULL)
 		session_unref(req->newsess);
 	if (req->msg != NULL)

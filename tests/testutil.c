@@ -31,6 +31,8 @@ troot_init(struct troot *t)
 	t->pol.max_inflight = AIOFS_MAX_INFLIGHT;
 	t->pol.max_handles = AIOFS_MAX_HANDLES;
 	t->sess = session_new(&t->pol, "/");
+	opts.max_frame = AIOFS_MAX_MSG;
+	opts.max_chunk = AIOFS_MAX_CHUNK;
 }
 
 /* Remove the temporary root and everything in it. */
