@@ -749,7 +749,8 @@ hfile_write_bytes(struct hfile *f, const void *data, size_t len,
 	    HFILE_DEFAULT_BUF;
 
 	*written = 0;
-	if (f->buffering == 0 || len >= limit) {
+	/* A spooled file is memory already; it checks max_size per write. */
+	if (f->buffering == 0 || f->spooled || len >= limit) {
 		if (hfile_flush(f) == -1)
 			return (-1);
 		n = hfile_raw_write(f, data, len);

@@ -33,6 +33,7 @@ troot_init(struct troot *t)
 	t->sess = session_new(&t->pol, "/");
 	opts.max_frame = AIOFS_MAX_MSG;
 	opts.max_chunk = AIOFS_MAX_CHUNK;
+	log_open("check", 1, 0);	/* warnings only */
 }
 
 /* Remove the temporary root and everything in it. */
