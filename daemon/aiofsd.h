@@ -27,7 +27,7 @@
 #define AIOFS_PROTOCOL_VERSION	1
 
 #define AIOFS_MAX_MSG		(16U * 1024 * 1024)	/* default --max-frame */
-#define AIOFS_MIN_MSG		(64U * 1024)
+#define AIOFS_MIN_MSG		(1024U * 1024)	/* listings need ~600 KiB */
 #define AIOFS_MAX_CHUNK		(1U * 1024 * 1024)	/* data per reply, at most */
 #define AIOFS_MAX_INFLIGHT	256
 #define AIOFS_OUT_HIWAT		(4U * 1024 * 1024)	/* stop reading above */
@@ -310,6 +310,7 @@ void		 req_set_bool(struct req *, int);
 void		 req_set_empty(struct req *);
 void		 req_set_count(struct req *, int64_t);
 void		 req_set_data(struct req *, void *, size_t, int);
+void		 req_stat_fill(Aiofs__V1__StatReply *, const struct stat *);
 void		 req_set_stat(struct req *, const struct stat *);
 void		 req_set_path(struct req *, const char *);
 
@@ -541,6 +542,7 @@ struct hfile {
 struct hfile	*hfile_new(int, const struct fmode *, const char *);
 void		 hfile_free(struct hfile *);
 int		 hfile_flush(struct hfile *);
+int		 hfile_unread(struct hfile *);
 int		 hfile_close(struct hfile *);
 void		 hfile_fill_reply(struct hfile *, uint64_t,
 		     Aiofs__V1__FileReply *, struct req *);

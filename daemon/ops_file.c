@@ -338,7 +338,7 @@ hfile_flush(struct hfile *f)
  * consumed and forget the buffered bytes.  Needed before writing, seeking
  * or telling on a seekable file.
  */
-static int
+int
 hfile_unread(struct hfile *f)
 {
 	int64_t	 back = 0;

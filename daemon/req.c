@@ -238,12 +238,10 @@ req_set_data(struct req *req, void *buf, size_t len, int eof)
 	req->resp.data = &req->res.data;
 }
 
-/* Result: StatReply from a struct stat. */
+/* Fill a StatReply from a struct stat. */
 void
-req_set_stat(struct req *req, const struct stat *sb)
+req_stat_fill(Aiofs__V1__StatReply *r, const struct stat *sb)
 {
-	Aiofs__V1__StatReply	*r = &req->res.stat;
-
 	aiofs__v1__stat_reply__init(r);
 	r->has_mode = r->has_ino = r->has_dev = r->has_nlink = 1;
 	r->has_uid = r->has_gid = r->has_size = r->has_atime_ns = 1;
@@ -265,8 +263,15 @@ req_set_stat(struct req *req, const struct stat *sb)
 	r->blocks = sb->st_blocks;
 	r->blksize = sb->st_blksize;
 	r->rdev = sb->st_rdev;
+}
+
+/* Result: StatReply from a struct stat. */
+void
+req_set_stat(struct req *req, const struct stat *sb)
+{
+	req_stat_fill(&req->res.stat, sb);
 	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_STAT;
-	req->resp.stat = r;
+	req->resp.stat = &req->res.stat;
 }
 
 /* Result: Path (a string copied into the arena). */

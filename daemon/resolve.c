@@ -191,7 +191,7 @@ resolve_path(struct req *req, const ProtobufCBinaryData *bin, char **out)
 		return (-1);
 	}
 	p = req_memdup(req, bin->data, bin->len);
-	if (memchr(bin->data, '\0', bin->len) != NULL) {
+	if (bin->len > 0 && memchr(bin->data, '\0', bin->len) != NULL) {
 		req_failmsg(req, EINVAL, NULL, "path contains a NUL byte");
 		return (-1);
 	}
