@@ -341,8 +341,13 @@ aiofs__finish_submit(aiofs_t *h, aiofs_req_t *req, aiofs_cb cb)
 	int	 rc;
 
 	h->npending++;
-	if ((rc = aiofs__flush(h)) != 0 && req->priv_state !=
-	    AIOFS__REQ_DONE)
+	/*
+	 * From inside a callback, leave the bytes for the flush at the end
+	 * of aiofs_process(): requests issued by a batch of callbacks go out
+	 * in one send.
+	 */
+	if (!h->reading && (rc = aiofs__flush(h)) != 0 &&
+	    req->priv_state != AIOFS__REQ_DONE)
 		return (rc);
 	if (h->outoff < h->outlen && h->want_write != NULL)
 		h->want_write(h, h->want_write_arg);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,7 +305,7 @@ main(int argc, char **argv)
 	/* Room for text decoding to grow a chunk 4x, plus headers. */
 	opts.max_chunk = opts.max_frame / 8 < AIOFS_MAX_CHUNK ?
 	    opts.max_frame / 8 : AIOFS_MAX_CHUNK;
-	if (opts.max_busy == 0)
+	if (opts.max_busy == 0)		/* leave one worker for others */
 		opts.max_busy = opts.workers > 1 ? opts.workers - 1 : 1;
 	if (resolve_check_openat2() == -1) {
 		fprintf(stderr, "aiofsd: openat2(RESOLVE_IN_ROOT) is not "
@@ -331,6 +332,14 @@ main(int argc, char **argv)
 		free(opts.config);
 		exit(0);
 	}
+
+	/*
+	 * Data chunks are up to 1 MiB, allocated by workers and freed once
+	 * sent: keep them in the heap rather than mmap/munmap (and fault
+	 * in) every one of them.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 
 	log_open("aiofsd", opts.foreground, level);
 	signal(SIGPIPE, SIG_IGN);

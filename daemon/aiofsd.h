@@ -160,6 +160,13 @@ int		 frame_write_data(struct evbuffer *, uint64_t, int, void *,
 		     void *);
 
 /* pool.c: the worker pool.  Lock order: never hold both queue locks. */
+struct poolq {				/* one connection's waiting reqs */
+	TAILQ_HEAD(, req) reqs;		/* all fields: under wq_mutex */
+	unsigned	 running;
+	int		 linked;	/* on the ready list */
+	TAILQ_ENTRY(poolq) entry;
+};
+void		 pool_queue_init(struct poolq *);
 int		 pool_start(int);
 void		 pool_stop(void);
 void		 pool_submit(struct req *);
@@ -267,8 +274,6 @@ struct req {
 	enum req_state	 state;
 	int		 cancelled;
 	int		 internal;	/* made by the daemon: no reply */
-	int		 pooled;	/* counted in conn->busy */
-	int		 held;		/* on conn->held */
 
 	uint64_t	 hid;		/* handle id, if op has one */
 	struct hfile	*f;		/* the handle's file (FIFO-owned) */
@@ -335,7 +340,6 @@ int		 dispatch_request(struct conn *, Request *);
 void		 dispatch_complete(struct req *);
 void		 dispatch_resume(struct conn *);
 void		 dispatch_close_handle(struct conn *, uint64_t);
-void		 dispatch_submit(struct req *);
 uint64_t	 dispatch_handle_of(const Request *);
 
 /* conn.c: one client connection. */
@@ -382,8 +386,7 @@ struct conn {
 	int		 nrecvfds;
 	unsigned	 inflight;
 	unsigned	 max_inflight;
-	unsigned	 busy;		/* reqs given to the pool */
-	TAILQ_HEAD(, req) held;		/* ready, over the busy cap */
+	struct poolq	 pq;		/* reqs waiting for a worker */
 	size_t		 mem;		/* budgeted bytes (atomic) */
 	ProtobufCAllocator pb_alloc;	/* counts decoding into mem */
 	uint64_t	 accepted_ns;

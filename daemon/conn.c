@@ -156,7 +156,7 @@ conn_new(int fd)
 		fatalx("evbuffer_new");
 	TAILQ_INIT(&conn->reqs);
 	TAILQ_INIT(&conn->parked);
-	TAILQ_INIT(&conn->held);
+	pool_queue_init(&conn->pq);
 	handle_table_init(&conn->handles, pol->max_handles);
 	conn->ev_read = event_new(ev_base, fd, EV_READ | EV_PERSIST,
 	    conn_read_cb, conn);
@@ -260,20 +260,6 @@ conn_lost(struct conn *conn, const char *why)
 			req->more = 0;
 			dispatch_complete(req);
 		}
-	}
-	while ((req = TAILQ_FIRST(&conn->held)) != NULL) {
-		TAILQ_REMOVE(&conn->held, req, qentry);
-		req->held = 0;
-		if (req->internal) {
-			/* A handle close: it must still run. */
-			conn->busy++;
-			pool_submit(req);
-			continue;
-		}
-		req->more = 0;
-		req_chunk_reset(req);
-		req_fail(req, ECANCELED, NULL);
-		dispatch_complete(req);
 	}
 	while ((req = TAILQ_FIRST(&conn->parked)) != NULL) {
 		TAILQ_REMOVE(&conn->parked, req, qentry);

@@ -122,7 +122,6 @@ static const struct op	*ops_by_case[MAXOPC];
 
 static void	dispatch_reply(struct req *);
 static void	dispatch_advance(struct conn *, uint64_t);
-static void	dispatch_unbusy(struct conn *);
 
 /* The whole table (for stats). */
 const struct op *
@@ -344,6 +343,23 @@ dispatch_request(struct conn *conn, Request *msg)
 		}
 		if (op->flags & OP_CLOSES)
 			h->closing = 1;
+		if (op->op_case == OPC(PREAD) && h->f->fd != -1 &&
+		    !h->f->mode.writable && h->f->text == NULL) {
+			/*
+			 * pread on a read-only binary file touches no handle
+			 * state: it runs beside the FIFO, on a dup of the fd,
+			 * so many can be in flight on one handle.
+			 */
+			req->hid = 0;
+			req->fd = fcntl(h->f->fd, F_DUPFD_CLOEXEC, 0);
+			if (req->fd == -1) {
+				req_fail(req, errno, NULL);
+				dispatch_complete(req);
+				return (0);
+			}
+			pool_submit(req);
+			return (0);
+		}
 		if (h->busy) {
 			req->state = REQ_WAITING;
 			TAILQ_INSERT_TAIL(&h->waitq, req, qentry);
@@ -352,7 +368,7 @@ dispatch_request(struct conn *conn, Request *msg)
 		h->busy = 1;
 		req->f = h->f;
 	}
-	dispatch_submit(req);
+	pool_submit(req);
 	return (0);
 }
 
@@ -372,7 +388,7 @@ dispatch_advance(struct conn *conn, uint64_t hid)
 	if ((next = TAILQ_FIRST(&h->waitq)) != NULL) {
 		TAILQ_REMOVE(&h->waitq, next, qentry);
 		next->f = h->f;
-		dispatch_submit(next);
+		pool_submit(next);
 		return;
 	}
 	h->busy = 0;
@@ -409,7 +425,7 @@ dispatch_close_handle(struct conn *conn, uint64_t hid)
 	req->hid = hid;
 	req->f = h->f;
 	h->busy = 1;
-	dispatch_submit(req);
+	pool_submit(req);
 }
 
 /* Loop side of a finished op that created a handle: give it a slot. */
@@ -456,10 +472,6 @@ dispatch_complete(struct req *req)
 	if (req->op != NULL && !req->more)
 		stats_record((int)(req->op - ops), req->error,
 		    stats_now_ns() - req->start_ns);
-	if (req->pooled) {
-		req->pooled = 0;
-		dispatch_unbusy(conn);
-	}
 	if (conn == NULL) {
 		req_free(req);
 		return;
@@ -520,7 +532,7 @@ dispatch_complete(struct req *req)
 			req->state = REQ_PARKED;
 			TAILQ_INSERT_TAIL(&conn->parked, req, qentry);
 		} else
-			dispatch_submit(req);
+			pool_submit(req);
 		return;
 	}
 	if (hid != 0)
@@ -542,43 +554,7 @@ dispatch_resume(struct conn *conn)
 	while (!conn_output_full(conn) &&
 	    (req = TAILQ_FIRST(&conn->parked)) != NULL) {
 		TAILQ_REMOVE(&conn->parked, req, qentry);
-		dispatch_submit(req);
-	}
-}
-
-/*
- * Give req to the pool, unless its connection already has max_busy
- * requests there: then it waits on conn->held, so that one client's slow
- * operations (a FIFO that never delivers, a huge rmtree) cannot take every
- * worker from the others.
- */
-void
-dispatch_submit(struct req *req)
-{
-	struct conn	*conn = req->conn;
-
-	if (conn != NULL && conn->busy >= opts.max_busy) {
-		req->state = REQ_WAITING;
-		req->held = 1;
-		TAILQ_INSERT_TAIL(&conn->held, req, qentry);
-		return;
-	}
-	if (conn != NULL)
-		conn->busy++;
-	pool_submit(req);
-}
-
-/* A request left the pool: let a held one of the same conn in. */
-static void
-dispatch_unbusy(struct conn *conn)
-{
-	struct req	*next;
-
-	conn->busy--;
-	if ((next = TAILQ_FIRST(&conn->held)) != NULL) {
-		TAILQ_REMOVE(&conn->held, next, qentry);
-		next->held = 0;
-		dispatch_submit(next);
+		pool_submit(req);
 	}
 }
 

@@ -38,6 +38,7 @@ struct read_cursor {
 	int64_t		 offset;	/* pread, readfile */
 	int		 fd;		/* readfile: owned */
 	struct textio	*text;		/* text pread: decoder across parts */
+	int64_t		 hint;		/* readfile: size of the first read */
 };
 
 /* Free a read cursor and what it owns. */
@@ -1037,7 +1038,7 @@ ops_file_pread_work(struct req *req)
 	int			 eof;
 
 	if (c == NULL) {
-		if (hfile_begin_read(req, f) == -1)
+		if (f != NULL && hfile_begin_read(req, f) == -1)
 			return;
 		if (m->size < 0 || m->offset < 0) {
 			req_failmsg(req, EINVAL, NULL, "negative size or "
@@ -1056,7 +1057,9 @@ ops_file_pread_work(struct req *req)
 	if (posix_memalign((void **)&buf, 4096, want == 0 ? 1 : want) != 0)
 		fatal("posix_memalign");
 	while (got < want) {
-		if (f->spooled) {
+		if (f == NULL)		/* read-only binary: outside the FIFO */
+			n = pread(req->fd, buf + got, want - got, c->offset);
+		else if (f->spooled) {
 			n = 0;
 			if ((size_t)c->offset < f->spool_len) {
 				n = f->spool_len - c->offset;
@@ -1084,7 +1087,7 @@ ops_file_pread_work(struct req *req)
 	if (got == want && c->left > 0)
 		req->more = 1;
 	eof = got < want;
-	if (f->text != NULL) {
+	if (f != NULL && f->text != NULL) {
 		/* One decoder for all parts: characters may span them. */
 		char	*out;
 		size_t	 outlen;
@@ -1399,8 +1402,10 @@ ops_file_readfile_work(struct req *req)
 	Aiofs__V1__ReadFile	*m = req->msg->readfile;
 	struct read_cursor	*c = req->cursor;
 	struct fmode		 fm;
+	struct stat		 sb;
 	char			*path, *clientpath, *buf;
 	size_t			 want, got = 0;
+	int64_t			 size;
 	ssize_t			 n;
 
 	if (c == NULL) {
@@ -1418,9 +1423,23 @@ ops_file_readfile_work(struct req *req)
 		c->left = m->has_size ? m->size : -1;
 		req->cursor = c;
 		req->cursor_free = read_cursor_free;
+		/*
+		 * Size the first buffer from the file: one byte more than
+		 * what is left, so a short read says EOF without a second
+		 * pread, and a 4 KiB file does not cost a 1 MiB buffer.
+		 */
+		if (fstat(c->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			size = sb.st_size > c->offset ?
+			    sb.st_size - c->offset + 1 : 1;
+			if (c->left < 0 || size < c->left)
+				c->hint = size;
+		}
 	}
 	want = c->left < 0 || (size_t)c->left > opts.max_chunk ?
 	    opts.max_chunk : (size_t)c->left;
+	if (c->hint > 0 && (size_t)c->hint < want)
+		want = c->hint;
+	c->hint = 0;
 	if (posix_memalign((void **)&buf, 4096, want == 0 ? 1 : want) != 0)
 		fatal("posix_memalign");
 	while (got < want) {
@@ -1439,7 +1458,7 @@ ops_file_readfile_work(struct req *req)
 		if (c->left > 0)
 			c->left -= n;
 	}
-	if (got == want && c->left != 0)
+	if (got == want && c->left != 0 && want > 0)
 		req->more = 1;
 	req_set_data(req, buf, got, !req->more);
 }

@@ -89,16 +89,7 @@ ops_cancel_work(struct req *req)
 		req_set_bool(req, 0);
 		return;
 	}
-	if (t->state == REQ_WAITING && t->held) {
-		/* Over its connection's busy cap: never started. */
-		TAILQ_REMOVE(&conn->held, t, qentry);
-		t->held = 0;
-		t->more = 0;
-		t->cancelled = 1;
-		req_chunk_reset(t);
-		req_fail(t, ECANCELED, NULL);
-		dispatch_complete(t);
-	} else if (t->state == REQ_WAITING) {
+	if (t->state == REQ_WAITING) {
 		/* On its handle's FIFO: never started, the handle not its. */
 		h = handle_get(&conn->handles, t->hid, HANDLE_FREE);
 		if (h != NULL)

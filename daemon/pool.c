@@ -16,6 +16,12 @@
  * both.  The loop swaps the completion list out under done_mutex and runs
  * the completions unlocked.
  *
+ * Fairness: queued requests wait on their connection's queue (struct
+ * poolq); workers serve the connections round-robin and take at most
+ * --max-busy requests of one connection at a time, so a client whose
+ * operations block (a silent FIFO, a huge rmtree) cannot take every worker
+ * from the others, while a client alone still keeps them all but one busy.
+ *
  * Cancellation: a queued req is unlinked under wq_mutex and completed with
  * ECANCELED by the caller.  A running one is flagged and its thread gets
  * SIGURG, whose empty handler (installed without SA_RESTART) makes a
@@ -37,8 +43,10 @@ static int		 pool_nthreads;
 static int		 pool_stopping;
 static pthread_mutex_t	 wq_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 wq_cond = PTHREAD_COND_INITIALIZER;
-static TAILQ_HEAD(, req) wq = TAILQ_HEAD_INITIALIZER(wq);
+static TAILQ_HEAD(, poolq) wq_ready = TAILQ_HEAD_INITIALIZER(wq_ready);
+static struct poolq	 wq_anon;	/* requests without a connection */
 static unsigned		 wq_len;
+static unsigned		 wq_idle;	/* workers waiting for work */
 static pthread_mutex_t	 done_mutex = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, req) doneq = TAILQ_HEAD_INITIALIZER(doneq);
 static int		 pool_efd = -1;
@@ -53,11 +61,19 @@ pool_sigurg(int sig)
 	(void)sig;
 }
 
+/* The queue a request waits on. */
+static struct poolq *
+pool_queue_of(struct req *req)
+{
+	return (req->conn != NULL ? &req->conn->pq : &wq_anon);
+}
+
 /* Run one op in this worker, then queue its completion. */
 static void
 pool_run(struct req *req)
 {
-	int	 wake;
+	struct poolq	*q;
+	int		 wake;
 
 	__atomic_add_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
 	pool_current = req;
@@ -76,6 +92,15 @@ pool_run(struct req *req)
 	pool_current = NULL;
 	__atomic_sub_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
 
+	/* A slot of this connection's share is free again. */
+	q = pool_queue_of(req);
+	pthread_mutex_lock(&wq_mutex);
+	q->running--;
+	wake = !TAILQ_EMPTY(&q->reqs) && wq_idle > 0;
+	pthread_mutex_unlock(&wq_mutex);
+	if (wake)
+		pthread_cond_signal(&wq_cond);
+
 	pthread_mutex_lock(&done_mutex);
 	__atomic_store_n(&req->state, REQ_DONE, __ATOMIC_RELEASE);
 	wake = TAILQ_EMPTY(&doneq);
@@ -88,6 +113,41 @@ pool_run(struct req *req)
 		    errno == EINTR)
 			;
 	}
+}
+
+/*
+ * Take the next request, round-robin over connections with work, skipping
+ * those already at their share of workers.  wq_mutex held.
+ */
+static struct req *
+pool_take(void)
+{
+	struct poolq	*q;
+	struct req	*req;
+
+	TAILQ_FOREACH(q, &wq_ready, entry) {
+		if (q != &wq_anon && q->running >= opts.max_busy)
+			continue;
+		req = TAILQ_FIRST(&q->reqs);
+		TAILQ_REMOVE(&q->reqs, req, qentry);
+		TAILQ_REMOVE(&wq_ready, q, entry);
+		if (TAILQ_EMPTY(&q->reqs))
+			q->linked = 0;
+		else
+			TAILQ_INSERT_TAIL(&wq_ready, q, entry);
+		q->running++;
+		wq_len--;
+		return (req);
+	}
+	return (NULL);
+}
+
+/* Make a connection's queue ready to use. */
+void
+pool_queue_init(struct poolq *q)
+{
+	memset(q, 0, sizeof *q);
+	TAILQ_INIT(&q->reqs);
 }
 
 /* Worker thread body. */
@@ -104,15 +164,16 @@ pool_worker(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&wq_mutex);
-		while (TAILQ_EMPTY(&wq) && !pool_stopping)
+		while ((req = pool_take()) == NULL &&
+		    !(pool_stopping && wq_len == 0)) {
+			wq_idle++;
 			pthread_cond_wait(&wq_cond, &wq_mutex);
-		if (pool_stopping && TAILQ_EMPTY(&wq)) {
+			wq_idle--;
+		}
+		if (req == NULL) {
 			pthread_mutex_unlock(&wq_mutex);
 			break;
 		}
-		req = TAILQ_FIRST(&wq);
-		TAILQ_REMOVE(&wq, req, qentry);
-		wq_len--;
 		req->worker = pthread_self();
 		__atomic_store_n(&req->state, REQ_RUNNING, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&wq_mutex);
@@ -173,6 +234,9 @@ pool_start(int n)
 	sigfillset(&set);
 	pthread_sigmask(SIG_SETMASK, &set, &old);
 	pool_stopping = 0;
+	pool_queue_init(&wq_anon);
+	if (opts.max_busy == 0)
+		opts.max_busy = n;
 	pool_threads = xcalloc(n, sizeof *pool_threads);
 	for (i = 0; i < n; i++) {
 		if ((errno = pthread_create(&pool_threads[i], NULL,
@@ -220,24 +284,38 @@ pool_stop(void)
 void
 pool_submit(struct req *req)
 {
+	struct poolq	*q = pool_queue_of(req);
+	int		 wake;
+
 	pthread_mutex_lock(&wq_mutex);
 	req->state = REQ_QUEUED;
-	req->pooled = req->conn != NULL;
-	TAILQ_INSERT_TAIL(&wq, req, qentry);
+	TAILQ_INSERT_TAIL(&q->reqs, req, qentry);
+	if (!q->linked) {
+		q->linked = 1;
+		TAILQ_INSERT_TAIL(&wq_ready, q, entry);
+	}
 	wq_len++;
-	pthread_cond_signal(&wq_cond);
+	wake = wq_idle > 0;
 	pthread_mutex_unlock(&wq_mutex);
+	/* Signalled unlocked: the woken worker need not wait for it. */
+	if (wake)
+		pthread_cond_signal(&wq_cond);
 }
 
 /* Take req off the submit queue if it has not started.  0 if it was. */
 int
 pool_cancel(struct req *req)
 {
-	int	 rc = -1;
+	int		 rc = -1;
+	struct poolq	*q = pool_queue_of(req);
 
 	pthread_mutex_lock(&wq_mutex);
 	if (req->state == REQ_QUEUED) {
-		TAILQ_REMOVE(&wq, req, qentry);
+		TAILQ_REMOVE(&q->reqs, req, qentry);
+		if (TAILQ_EMPTY(&q->reqs)) {
+			TAILQ_REMOVE(&wq_ready, q, entry);
+			q->linked = 0;
+		}
 		wq_len--;
 		rc = 0;
 	}
