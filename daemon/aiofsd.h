@@ -294,6 +294,11 @@ struct req {
 	size_t		 buflen;
 	int		 eof;		/* data replies: EOF reached */
 	struct arena	*arena;		/* result allocations, per chunk */
+	size_t		 inl_used;	/* first allocations go inline */
+	union {
+		max_align_t	 align;
+		char		 b[512];
+	} inl;
 	struct session	*newsess;	/* chdir: replaces conn->sess */
 
 	uint64_t	 start_ns;

@@ -66,6 +66,7 @@ req_chunk_reset(struct req *req)
 		free(a);
 	}
 	req->arena = NULL;
+	req->inl_used = 0;
 	free(req->buf);
 	req->buf = NULL;
 	req->buflen = 0;
@@ -122,6 +123,13 @@ req_alloc(struct req *req, size_t size)
 	size = (size + align - 1) & ~(align - 1);
 	if (size == 0)
 		size = align;
+	if (sizeof req->inl.b - req->inl_used >= size) {
+		/* Most requests need a path or two: no malloc for them. */
+		p = req->inl.b + req->inl_used;
+		req->inl_used += size;
+		memset(p, 0, size);
+		return (p);
+	}
 	if (a == NULL || a->cap - a->used < size) {
 		cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
 		a = xmalloc(sizeof *a + cap);
