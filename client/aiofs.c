@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ aiofs_default_socket(void)
 const char *
 aiofs_strerror(int e)
 {
+	if (e == INT_MIN)
+		return ("Unknown error");
 	if (e < 0)
 		e = -e;
 	switch (e) {
@@ -72,6 +75,8 @@ aiofs_strerror(int e)
 const char *
 aiofs_errname(int e)
 {
+	if (e == INT_MIN)
+		return ("EUNKNOWN");
 	if (e < 0)
 		e = -e;
 	switch (e) {
@@ -1006,14 +1011,21 @@ aiofs__append_line(aiofs_req_t *req, const ProtobufCBinaryData *b)
 	char	**nl;
 	size_t	*nlen;
 
-	nl = realloc(req->lines, (req->nlines + 1) * sizeof *nl);
-	if (nl == NULL)
-		return (-ENOMEM);
-	req->lines = nl;
-	nlen = realloc(req->linelens, (req->nlines + 1) * sizeof *nlen);
-	if (nlen == NULL)
-		return (-ENOMEM);
-	req->linelens = nlen;
+	/* Capacity doubles at each power of two: amortised O(1). */
+	if ((req->nlines & (req->nlines - 1)) == 0) {
+		size_t cap = req->nlines == 0 ? 16 : req->nlines * 2;
+
+		if (cap < 16)
+			cap = 16;
+		nl = realloc(req->lines, cap * sizeof *nl);
+		if (nl == NULL)
+			return (-ENOMEM);
+		req->lines = nl;
+		nlen = realloc(req->linelens, cap * sizeof *nlen);
+		if (nlen == NULL)
+			return (-ENOMEM);
+		req->linelens = nlen;
+	}
 	if ((req->lines[req->nlines] = aiofs__strdup_bin(b)) == NULL)
 		return (-ENOMEM);
 	req->linelens[req->nlines] = b->len;

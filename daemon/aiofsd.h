@@ -164,9 +164,11 @@ struct poolq {				/* one connection's waiting reqs */
 	TAILQ_HEAD(, req) reqs;		/* all fields: under wq_mutex */
 	unsigned	 running;
 	int		 linked;	/* on the ready list */
+	int		 throttled;	/* output full: take nothing */
 	TAILQ_ENTRY(poolq) entry;
 };
 void		 pool_queue_init(struct poolq *);
+void		 pool_throttle(struct poolq *, int);
 int		 pool_start(int);
 void		 pool_stop(void);
 void		 pool_submit(struct req *);
@@ -354,6 +356,7 @@ uint64_t	 dispatch_handle_of(const Request *);
 #define CONN_RPAUSED	0x08	/* reading paused (backpressure) */
 #define CONN_CLOSING	0x10	/* closing handles after loss */
 #define CONN_FLUSHQ	0x20	/* on the flush list */
+#define CONN_THROTTLED	0x40	/* its pool queue is throttled */
 struct idmap {
 	uint64_t	*keys;
 	struct req	**vals;
@@ -418,6 +421,7 @@ void		 conn_send_fd(struct conn *, int);
 int		 conn_take_fd(struct conn *);
 void		 conn_kick(struct conn *);
 int		 conn_output_full(struct conn *);
+void		 conn_output_check(struct conn *);
 void		 conn_update_read(struct conn *);
 int		 conn_mem_charge(struct conn *, size_t);
 void		 conn_mem_release(struct conn *, size_t);

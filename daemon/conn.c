@@ -231,6 +231,10 @@ conn_lost(struct conn *conn, const char *why)
 	conn->flags |= CONN_DEAD;
 	log_info("conn %llu: closed: %s", (unsigned long long)conn->serial,
 	    why);
+	if (conn->flags & CONN_THROTTLED) {
+		conn->flags &= ~CONN_THROTTLED;
+		pool_throttle(&conn->pq, 0);
+	}
 	event_free(conn->ev_read);
 	event_free(conn->ev_write);
 	conn->ev_read = conn->ev_write = NULL;
@@ -318,6 +322,21 @@ conn_send(struct conn *conn, const Response *resp)
 	return (0);
 }
 
+/* Throttle or release conn's pool queue as its output crosses marks. */
+void
+conn_output_check(struct conn *conn)
+{
+	size_t	 out = evbuffer_get_length(conn->out);
+
+	if (!(conn->flags & CONN_THROTTLED) && out > AIOFS_OUT_HIWAT) {
+		conn->flags |= CONN_THROTTLED;
+		pool_throttle(&conn->pq, 1);
+	} else if ((conn->flags & CONN_THROTTLED) && out <= AIOFS_OUT_LOWAT) {
+		conn->flags &= ~CONN_THROTTLED;
+		pool_throttle(&conn->pq, 0);
+	}
+}
+
 /* Attach fd (now ours) to the next frame queued on conn. */
 void
 conn_send_fd(struct conn *conn, int fd)
@@ -357,7 +376,10 @@ conn_take_fd(struct conn *conn)
 void
 conn_kick(struct conn *conn)
 {
-	if (conn->flags & (CONN_DEAD | CONN_FLUSHQ))
+	if (conn->flags & CONN_DEAD)
+		return;
+	conn_output_check(conn);
+	if (conn->flags & CONN_FLUSHQ)
 		return;
 	conn->flags |= CONN_FLUSHQ;
 	conn_ref(conn);
@@ -487,16 +509,17 @@ conn_collect_fds(struct conn *conn, struct msghdr *mh)
 		fds = (int *)CMSG_DATA(cm);
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
-			if (conn->nrecvfds == AIOFS_MAX_PASSED_FDS ||
-			    !conn->sess->pol->allow_fd_passing) {
+			/*
+			 * Without fd passing the fd is just dropped (a Wrap
+			 * gets EPERM from dispatch).  Hoarding fds is abuse.
+			 */
+			if (!conn->sess->pol->allow_fd_passing)
 				close(fds[i]);
-				conn_bad(conn, "%s", conn->nrecvfds ==
-				    AIOFS_MAX_PASSED_FDS ?
-				    "too many unused fds passed" :
-				    "fd passing not allowed");
-				continue;
-			}
-			conn->recvfds[conn->nrecvfds++] = fds[i];
+			else if (conn->nrecvfds == AIOFS_MAX_PASSED_FDS) {
+				close(fds[i]);
+				conn_bad(conn, "too many unused fds passed");
+			} else
+				conn->recvfds[conn->nrecvfds++] = fds[i];
 		}
 	}
 }
@@ -537,15 +560,20 @@ conn_read_cb(int fd, short events, void *arg)
 		conn_lost(conn, strerror(errno));
 		return;
 	}
+	/* conn_bad() may lose (and free) conn: hold it until we are done. */
+	conn_ref(conn);
 	if (mh.msg_controllen > 0)
 		conn_collect_fds(conn, &mh);
 	if (mh.msg_flags & MSG_CTRUNC)
 		conn_bad(conn, "too many fds in one message");
-	if (n == 0) {
+	if (n == 0 || (conn->flags & (CONN_DEAD | CONN_BAD))) {
 		evbuffer_commit_space(conn->in, v, 0);
-		conn_lost(conn, "end of file");
+		if (n == 0)
+			conn_lost(conn, "end of file");
+		conn_unref(conn);
 		return;
 	}
+	conn_unref(conn);
 	stats.bytes_in += n;
 	for (i = 0; i < nv; i++) {
 		size_t take = (size_t)n < v[i].iov_len ? (size_t)n :
@@ -635,6 +663,7 @@ conn_write_cb(int fd, short events, void *arg)
 		stats.bytes_out += n;
 	}
 	if (evbuffer_get_length(conn->out) != 0) {
+		conn_output_check(conn);
 		if (!event_pending(conn->ev_write, EV_WRITE, NULL))
 			event_add(conn->ev_write, NULL);
 		return;
@@ -643,6 +672,7 @@ conn_write_cb(int fd, short events, void *arg)
 		conn_lost(conn, "protocol error");
 		return;
 	}
+	conn_output_check(conn);
 	if (!conn_output_full(conn))
 		dispatch_resume(conn);
 	conn_update_read(conn);

@@ -122,6 +122,7 @@ static const struct op	*ops_by_case[MAXOPC];
 
 static void	dispatch_reply(struct req *);
 static void	dispatch_advance(struct conn *, uint64_t);
+static void	dispatch_go(struct req *);
 
 /* The whole table (for stats). */
 const struct op *
@@ -357,7 +358,7 @@ dispatch_request(struct conn *conn, Request *msg)
 				dispatch_complete(req);
 				return (0);
 			}
-			pool_submit(req);
+			dispatch_go(req);
 			return (0);
 		}
 		if (h->busy) {
@@ -368,7 +369,7 @@ dispatch_request(struct conn *conn, Request *msg)
 		h->busy = 1;
 		req->f = h->f;
 	}
-	pool_submit(req);
+	dispatch_go(req);
 	return (0);
 }
 
@@ -388,7 +389,7 @@ dispatch_advance(struct conn *conn, uint64_t hid)
 	if ((next = TAILQ_FIRST(&h->waitq)) != NULL) {
 		TAILQ_REMOVE(&h->waitq, next, qentry);
 		next->f = h->f;
-		pool_submit(next);
+		dispatch_go(next);
 		return;
 	}
 	h->busy = 0;
@@ -528,11 +529,7 @@ dispatch_complete(struct req *req)
 
 	if (req->more && !(conn->flags & CONN_DEAD) && !req->cancelled) {
 		req_chunk_reset(req);
-		if (conn_output_full(conn)) {
-			req->state = REQ_PARKED;
-			TAILQ_INSERT_TAIL(&conn->parked, req, qentry);
-		} else
-			pool_submit(req);
+		dispatch_go(req);
 		return;
 	}
 	if (hid != 0)
@@ -556,6 +553,25 @@ dispatch_resume(struct conn *conn)
 		TAILQ_REMOVE(&conn->parked, req, qentry);
 		pool_submit(req);
 	}
+}
+
+/*
+ * Send req to a worker, or park it while the connection's unsent output
+ * is above the high watermark: a client that does not read its replies
+ * holds at most what is queued already, not one chunk per request.
+ */
+static void
+dispatch_go(struct req *req)
+{
+	struct conn	*conn = req->conn;
+
+	if (conn != NULL && !(conn->flags & CONN_DEAD) &&
+	    conn_output_full(conn)) {
+		req->state = REQ_PARKED;
+		TAILQ_INSERT_TAIL(&conn->parked, req, qentry);
+		return;
+	}
+	pool_submit(req);
 }
 
 /* evbuffer cleanup for a zero-copy data payload. */

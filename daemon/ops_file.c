@@ -68,6 +68,9 @@ hfile_new(int fd, const struct fmode *mode, const char *name)
 	f->spool_dirfd = -1;
 	f->buffering = HFILE_DEFAULT_BUF;
 	if (fd != -1) {
+		/* Python's FileIO starts an appending file at its end. */
+		if (mode->append)
+			lseek(fd, 0, SEEK_END);
 		f->seekable = lseek(fd, 0, SEEK_CUR) != -1;
 		f->isatty = isatty(fd);
 		if (fstat(fd, &sb) == 0 && sb.st_blksize > 1 &&
@@ -455,7 +458,8 @@ outbuf_add(struct outbuf *o, const void *p, size_t n)
 			o->cap = opts.max_chunk + 65536;
 		o->p = xrealloc(o->p, o->cap);
 	}
-	memcpy(o->p + o->len, p, n);
+	if (n > 0)
+		memcpy(o->p + o->len, p, n);
 	o->len += n;
 }
 
@@ -545,8 +549,9 @@ ops_file_read_work(struct req *req)
 					break;
 				}
 			} else {
-				char *nl = memchr(f->rbuf + f->rpos, '\n',
-				    f->rlen - f->rpos);
+				char *nl = f->rlen > f->rpos ?
+				    memchr(f->rbuf + f->rpos, '\n',
+				    f->rlen - f->rpos) : NULL;
 				size_t want = nl != NULL ?
 				    (size_t)(nl - (char *)f->rbuf - f->rpos) + 1
 				    : f->rlen - f->rpos;
@@ -679,8 +684,9 @@ ops_file_readlines_work(struct req *req)
 				return;
 			}
 		} else {
-			char *nl = memchr(f->rbuf + f->rpos, '\n',
-			    f->rlen - f->rpos);
+			char *nl = f->rlen > f->rpos ?
+			    memchr(f->rbuf + f->rpos, '\n',
+			    f->rlen - f->rpos) : NULL;
 
 			complete = nl != NULL || f->reof;
 			t = NULL;
@@ -711,10 +717,11 @@ ops_file_readlines_work(struct req *req)
 			return;
 		}
 		if (r->n_lines == cap) {
-			void **nl = req_alloc(req, 2 * cap * sizeof *nl);
+			ProtobufCBinaryData *nl;
 
+			nl = req_alloc(req, 2 * cap * sizeof *nl);
 			memcpy(nl, r->lines, cap * sizeof *nl);
-			r->lines = (ProtobufCBinaryData *)nl;
+			r->lines = nl;
 			cap *= 2;
 		}
 		r->lines[r->n_lines].data = req_memdup(req, t, tlen);
@@ -771,12 +778,13 @@ hfile_write_bytes(struct hfile *f, const void *data, size_t len,
 		f->wcap = limit;
 		f->wbuf = xrealloc(f->wbuf, f->wcap);
 	}
+	if (len == 0)
+		return (0);
 	memcpy(f->wbuf + f->wlen, data, len);
 	f->wlen += len;
 	*written = len;
-	if (f->buffering == 1 && memchr(data, '\n', len) != NULL)
-		return (hfile_flush(f));
-	if (f->buffering == 1 && memchr(data, '\r', len) != NULL)
+	if (f->buffering == 1 && (memchr(data, '\n', len) != NULL ||
+	    memchr(data, '\r', len) != NULL))
 		return (hfile_flush(f));
 	return (0);
 }
@@ -1251,12 +1259,11 @@ ops_file_open_fd(struct req *req, const char *path, const struct fmode *fm,
 	return (fd);
 }
 
-/* Parse the mode (unset means "r") or record EINVAL naming it. */
+/* Parse the mode (unset means "r"; "" is invalid, as in Python). */
 static int
 ops_file_mode(struct req *req, const char *mode, struct fmode *fm)
 {
-	if (mode_parse(mode != NULL && *mode != '\0' ? mode : "r",
-	    fm) == -1) {
+	if (mode_parse(mode != NULL ? mode : "r", fm) == -1) {
 		req_failmsg(req, EINVAL, NULL, "invalid mode: '%s'",
 		    mode != NULL ? mode : "");
 		return (-1);

@@ -110,31 +110,59 @@ ops_temp_check(struct req *req)
 	return (req->sess->pol->read_only ? EROFS : 0);
 }
 
-/* Open the directory temp objects go in; returns its fd and path. */
+/* Open a directory for temp objects: its fd, its path in *dirp. */
+static int
+temp_open_dir(struct req *req, const char *dir, const char **dirp)
+{
+	ProtobufCBinaryData	 bin;
+	char			*path;
+
+	bin.data = (uint8_t *)dir;
+	bin.len = strlen(dir);
+	*dirp = req_strdup(req, dir);
+	if (resolve_path(req, &bin, &path) == -1)
+		return (-1);
+	return (resolve_open(req, path, O_PATH | O_DIRECTORY, 0));
+}
+
+/*
+ * The directory temp objects go in: dir= if given, else the session's
+ * tmpdir, else the first of /tmp, /var/tmp, /usr/tmp and the cwd that
+ * exists in the root (Python's gettempdir() order).
+ */
 static int
 temp_dir(struct req *req, const Aiofs__V1__TempFile *m, const char **dirp)
 {
-	ProtobufCBinaryData	 bin;
-	const char		*dir;
-	char			*path;
-	int			 fd;
+	const char	*cands[] = { "/tmp", "/var/tmp", "/usr/tmp", NULL };
+	char		*given;
+	size_t		 i;
+	int		 fd;
 
-	if (m->has_dir && m->dir.len > 0)
-		bin = m->dir;
-	else {
-		dir = req->sess->pol->tmpdir != NULL ?
-		    req->sess->pol->tmpdir : "/tmp";
-		bin.data = (uint8_t *)dir;
-		bin.len = strlen(dir);
+	if ((m->has_dir && m->dir.len > 0) || req->sess->pol->tmpdir != NULL) {
+		given = m->has_dir && m->dir.len > 0 ?
+		    req_memdup(req, m->dir.data, m->dir.len) :
+		    req_strdup(req, req->sess->pol->tmpdir);
+		if (m->has_dir && memchr(m->dir.data, '\0', m->dir.len)) {
+			req_failmsg(req, EINVAL, NULL, "dir contains a NUL "
+			    "byte");
+			return (-1);
+		}
+		if ((fd = temp_open_dir(req, given, dirp)) == -1 &&
+		    req->error == 0)
+			req_fail(req, errno, given);
+		return (fd);
 	}
-	*dirp = req_memdup(req, bin.data, bin.len);
-	if (resolve_path(req, &bin, &path) == -1)
-		return (-1);
-	if ((fd = resolve_open(req, path, O_PATH | O_DIRECTORY, 0)) == -1) {
+	cands[3] = req->sess->cwd;
+	for (i = 0; i < 4; i++) {
+		fd = temp_open_dir(req, cands[i], dirp);
+		if (fd != -1)
+			return (fd);
+		if (req->error != 0 || (errno != ENOENT && errno != ENOTDIR))
+			break;
+	}
+	if (req->error == 0)
 		req_fail(req, errno, *dirp);
-		return (-1);
-	}
-	return (fd);
+	return (-1);
 }
 
 /* The client-visible name of dir/name (dir as the client gave it). */

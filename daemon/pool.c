@@ -126,7 +126,8 @@ pool_take(void)
 	struct req	*req;
 
 	TAILQ_FOREACH(q, &wq_ready, entry) {
-		if (q != &wq_anon && q->running >= opts.max_busy)
+		if (q != &wq_anon && (q->running >= opts.max_busy ||
+		    q->throttled))
 			continue;
 		req = TAILQ_FIRST(&q->reqs);
 		TAILQ_REMOVE(&q->reqs, req, qentry);
@@ -140,6 +141,25 @@ pool_take(void)
 		return (req);
 	}
 	return (NULL);
+}
+
+/*
+ * Stop (on) or resume (off) giving q's requests to workers: the loop
+ * throttles a connection whose unsent output is above the high watermark,
+ * so a client that does not read its replies cannot make the daemon
+ * produce more than max_busy further chunks for it.
+ */
+void
+pool_throttle(struct poolq *q, int on)
+{
+	int	 wake;
+
+	pthread_mutex_lock(&wq_mutex);
+	q->throttled = on;
+	wake = !on && !TAILQ_EMPTY(&q->reqs) && wq_idle > 0;
+	pthread_mutex_unlock(&wq_mutex);
+	if (wake)
+		pthread_cond_broadcast(&wq_cond);
 }
 
 /* Make a connection's queue ready to use. */
