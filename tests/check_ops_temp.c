@@ -165,7 +165,7 @@ START_TEST(test_named_removed_on_close)
 	struct stat	 sb;
 
 	troot_init(&t);
-	ck_assert_int_eq(mkdir(troot_host(&t, "tmp"), 0700), 0);
+	troot_mkdir(&t, "tmp");
 	req = temp_req(&t, AIOFS__V1__TEMP_KIND__NAMED_TEMPORARY_FILE, NULL, 0);
 	treq_run(req);
 	ck_assert_int_eq(req->error, 0);
@@ -196,7 +196,7 @@ START_TEST(test_directory_removed_recursively)
 	struct stat	 sb;
 
 	troot_init(&t);
-	ck_assert_int_eq(mkdir(troot_host(&t, "tmp"), 0700), 0);
+	troot_mkdir(&t, "tmp");
 	req = temp_req(&t, AIOFS__V1__TEMP_KIND__TEMPORARY_DIRECTORY, NULL, 0);
 	treq_run(req);
 	ck_assert_int_eq(req->error, 0);
@@ -229,7 +229,7 @@ START_TEST(test_mkstemp_kept_mkdtemp_path)
 	struct stat	 sb;
 
 	troot_init(&t);
-	ck_assert_int_eq(mkdir(troot_host(&t, "d"), 0700), 0);
+	troot_mkdir(&t, "d");
 	req = temp_req(&t, AIOFS__V1__TEMP_KIND__MKSTEMP, "/d", 0);
 	treq_run(req);
 	ck_assert_int_eq(req->error, 0);

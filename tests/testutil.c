@@ -58,6 +58,16 @@ troot_host(struct troot *t, const char *rel)
 	return (p);
 }
 
+/* Create a directory (0700) inside the root. */
+void
+troot_mkdir(struct troot *t, const char *rel)
+{
+	char	*p = troot_host(t, rel);
+
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	free(p);
+}
+
 /* Create a file with the given contents inside the root. */
 void
 troot_write(struct troot *t, const char *rel, const char *contents)

@@ -20,6 +20,7 @@ void		 troot_init(struct troot *);
 void		 troot_free(struct troot *);
 char		*troot_host(struct troot *, const char *);
 void		 troot_write(struct troot *, const char *, const char *);
+void		 troot_mkdir(struct troot *, const char *);
 char		*troot_read(struct troot *, const char *, size_t *);
 
 /* Build a Request with the given op already set by the caller. */

@@ -74,7 +74,8 @@ main(int argc, char **argv)
 PROG
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-check "cc with pkg-config" sh -c "cc '$tmp/prog.c' -o '$tmp/prog-pc' \$(pkg-config --cflags --libs aiofs)"
+cflags=${AIOFS_TEST_CFLAGS:-}
+check "cc with pkg-config" sh -c "cc $cflags '$tmp/prog.c' -o '$tmp/prog-pc' \$(pkg-config --cflags --libs aiofs)"
 
 mkdir -p "$tmp/cmproj"
 cp "$tmp/prog.c" "$tmp/cmproj/prog.c"
@@ -85,7 +86,7 @@ find_package(aiofs REQUIRED)
 add_executable(prog-cmake prog.c)
 target_link_libraries(prog-cmake PRIVATE aiofs::aiofs)
 CM
-check "cmake find_package(aiofs)" sh -c "cmake -S '$tmp/cmproj' -B '$tmp/cmbuild' -DCMAKE_PREFIX_PATH='$prefix' >/dev/null && cmake --build '$tmp/cmbuild' >/dev/null"
+check "cmake find_package(aiofs)" sh -c "cmake -S '$tmp/cmproj' -B '$tmp/cmbuild' -DCMAKE_PREFIX_PATH='$prefix' -DCMAKE_C_FLAGS='$cflags' >/dev/null && cmake --build '$tmp/cmbuild' >/dev/null"
 
 mkdir -p "$tmp/root"
 "$prefix/sbin/aiofsd" -f -q -s "$tmp/sock" -r "$tmp/root" &
