@@ -6,6 +6,7 @@
 
 #include "aiofs.h"
 #include "aiofs.pb-c.h"
+#include "idmap.h"
 
 #define AIOFS__MAX_FDS		64
 #define AIOFS__DEFAULT_FRAME	(16U * 1024 * 1024)
@@ -49,10 +50,7 @@ struct aiofs {
 
 	int		 reading;	/* in aiofs__read: callbacks run */
 	uint64_t	 next_id;
-	uint64_t	*ids;		/* open addressing: id -> req */
-	aiofs_req_t	**reqs;
-	size_t		 idcap;
-	size_t		 nids;
+	struct aiofs__idmap pending;	/* id -> aiofs_req_t */
 	unsigned	 npending;	/* user-visible requests */
 
 	char		*server_version;

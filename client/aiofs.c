@@ -118,92 +118,6 @@ aiofs__req_init(aiofs_req_t *req, aiofs_t *h, aiofs_op_t op, aiofs_cb cb)
 	req->priv_user_cap = h->next_user_cap;
 }
 
-/* Hash of an id. */
-static size_t
-aiofs__hash(uint64_t k, size_t cap)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return ((size_t)k & (cap - 1));
-}
-
-/* Map id to req. */
-static int
-aiofs__idput(aiofs_t *h, uint64_t id, aiofs_req_t *req)
-{
-	uint64_t	*oids = h->ids;
-	aiofs_req_t	**oreqs = h->reqs;
-	size_t		 ocap = h->idcap, i;
-
-	if ((h->nids + 1) * 2 > h->idcap) {
-		h->idcap = ocap == 0 ? 64 : ocap * 2;
-		h->ids = calloc(h->idcap, sizeof *h->ids);
-		h->reqs = calloc(h->idcap, sizeof *h->reqs);
-		if (h->ids == NULL || h->reqs == NULL) {
-			free(h->ids);
-			free(h->reqs);
-			h->ids = oids;
-			h->reqs = oreqs;
-			h->idcap = ocap;
-			return (-ENOMEM);
-		}
-		h->nids = 0;
-		for (i = 0; i < ocap; i++)
-			if (oreqs[i] != NULL)
-				aiofs__idput(h, oids[i], oreqs[i]);
-		free(oids);
-		free(oreqs);
-	}
-	for (i = aiofs__hash(id, h->idcap); h->reqs[i] != NULL;
-	    i = (i + 1) & (h->idcap - 1))
-		;
-	h->ids[i] = id;
-	h->reqs[i] = req;
-	h->nids++;
-	return (0);
-}
-
-/* Find the slot of id, or -1. */
-static ssize_t
-aiofs__idfind(aiofs_t *h, uint64_t id)
-{
-	size_t	 i;
-
-	if (h->idcap == 0)
-		return (-1);
-	for (i = aiofs__hash(id, h->idcap); h->reqs[i] != NULL;
-	    i = (i + 1) & (h->idcap - 1))
-		if (h->ids[i] == id)
-			return ((ssize_t)i);
-	return (-1);
-}
-
-/* Remove id (backward-shift deletion). */
-static void
-aiofs__iddel(aiofs_t *h, uint64_t id)
-{
-	ssize_t	 f = aiofs__idfind(h, id);
-	size_t	 i, j, k;
-
-	if (f == -1)
-		return;
-	i = (size_t)f;
-	h->reqs[i] = NULL;
-	h->nids--;
-	for (j = (i + 1) & (h->idcap - 1); h->reqs[j] != NULL;
-	    j = (j + 1) & (h->idcap - 1)) {
-		k = aiofs__hash(h->ids[j], h->idcap);
-		if ((j > i && (k <= i || k > j)) ||
-		    (j < i && (k <= i && k > j))) {
-			h->ids[i] = h->ids[j];
-			h->reqs[i] = h->reqs[j];
-			h->reqs[j] = NULL;
-			i = j;
-		}
-	}
-}
-
 /* Append one frame for msg to the output buffer. */
 static int
 aiofs__pack(aiofs_t *h, Aiofs__V1__Request *msg)
@@ -329,7 +243,7 @@ aiofs__queue(aiofs_t *h, aiofs_req_t *req, Aiofs__V1__Request *msg)
 	msg->id = ++h->next_id;
 	if ((rc = aiofs__pack(h, msg)) != 0)
 		return (rc);
-	if ((rc = aiofs__idput(h, msg->id, req)) != 0) {
+	if ((rc = aiofs__idmap_put(&h->pending, msg->id, req)) != 0) {
 		h->outlen -= 4 + aiofs__v1__request__get_packed_size(msg);
 		return (rc);
 	}
@@ -417,7 +331,7 @@ aiofs__submit_parts(aiofs_t *h, aiofs_req_t *req, aiofs_op_t op,
 		if ((rc = aiofs__queue(h, req, msgs[i])) != 0) {
 			/* Nothing has been sent of these yet: take back. */
 			for (j = 0; j < i; j++) {
-				aiofs__iddel(h, msgs[j]->id);
+				aiofs__idmap_del(&h->pending, msgs[j]->id);
 				h->outlen -= 4 +
 				    aiofs__v1__request__get_packed_size(
 				    msgs[j]);
@@ -448,13 +362,16 @@ aiofs__fail_all(aiofs_t *h, int e)
 	aiofs_req_t	*req;
 	size_t		 i;
 
+	struct aiofs__idmap	 old = h->pending;
+
 	if (h->error == 0)
 		h->error = e;
 	h->state = AIOFS__BROKEN;
-	for (i = 0; i < h->idcap; i++) {
-		if ((req = h->reqs[i]) == NULL)
+	/* Callbacks run below: take the map out of their reach first. */
+	memset(&h->pending, 0, sizeof h->pending);
+	for (i = 0; i < old.cap; i++) {
+		if ((req = old.vals[i]) == NULL)
 			continue;
-		h->reqs[i] = NULL;
 		if (req->priv_parts > 0)
 			req->priv_parts--;
 		if (req->priv_state != AIOFS__REQ_PENDING)
@@ -464,7 +381,7 @@ aiofs__fail_all(aiofs_t *h, int e)
 		if (req->priv_parts == 0)
 			aiofs__complete(h, req);
 	}
-	h->nids = 0;
+	aiofs__idmap_free(&old);
 }
 
 /* Make a connection and do the handshake (blocking). */
@@ -596,8 +513,7 @@ aiofs_close(aiofs_t *h)
 	for (i = 0; i < h->ncaps; i++)
 		free(h->caps[i]);
 	free(h->caps);
-	free(h->ids);
-	free(h->reqs);
+	aiofs__idmap_free(&h->pending);
 	free(h->out);
 	free(h->in);
 	free(h);
@@ -1275,15 +1191,13 @@ aiofs__handle_frame(aiofs_t *h, const uint8_t *p, size_t len)
 {
 	Aiofs__V1__Response	*r;
 	aiofs_req_t		*req;
-	ssize_t			 slot;
 	int			 rc, last;
 
 	if ((r = aiofs__v1__response__unpack(NULL, len, p)) == NULL) {
 		aiofs__fail_all(h, -EPROTO);
 		return (h->error);
 	}
-	slot = aiofs__idfind(h, r->id);
-	if (slot == -1) {
+	if ((req = aiofs__idmap_get(&h->pending, r->id)) == NULL) {
 		/* A reply for nothing: a connection-level error or a bug. */
 		if (r->result_case == AIOFS__V1__RESPONSE__RESULT_ERROR) {
 			int e = r->error->errno_value;
@@ -1296,7 +1210,6 @@ aiofs__handle_frame(aiofs_t *h, const uint8_t *p, size_t len)
 		aiofs__fail_all(h, -EPROTO);
 		return (h->error);
 	}
-	req = h->reqs[slot];
 	last = !r->more;
 	if (req->op == AIOFS_OP_OPENFD && last &&
 	    r->result_case != AIOFS__V1__RESPONSE__RESULT_ERROR) {
@@ -1314,7 +1227,7 @@ aiofs__handle_frame(aiofs_t *h, const uint8_t *p, size_t len)
 	aiofs__v1__response__free_unpacked(r, NULL);
 	if (rc != 0 && req->result >= 0)
 		req->result = rc;
-	aiofs__part_done(h, req, h->ids[slot], last);
+	aiofs__part_done(h, req, r->id, last);
 	return (0);
 }
 
@@ -1323,7 +1236,7 @@ static void
 aiofs__part_done(aiofs_t *h, aiofs_req_t *req, uint64_t id, int last)
 {
 	if (last) {
-		aiofs__iddel(h, id);
+		aiofs__idmap_del(&h->pending, id);
 		if (--req->priv_parts == 0)
 			aiofs__complete(h, req);
 	} else if (req->flags & AIOFS_REQ_STREAM) {
@@ -1366,7 +1279,6 @@ aiofs__direct_start(aiofs_t *h, const uint8_t *b, size_t have, size_t flen)
 {
 	uint64_t	 id, more = 0, dlen, plen, eof = 0;
 	size_t		 pos = 0, end = have < 64 ? have : 64, take;
-	ssize_t		 slot;
 	aiofs_req_t	*req;
 	char		*dst;
 
@@ -1390,9 +1302,8 @@ aiofs__direct_start(aiofs_t *h, const uint8_t *b, size_t have, size_t flen)
 		return (0);
 	if (pos + plen != flen || more > 1 || eof > 1)
 		return (0);
-	if ((slot = aiofs__idfind(h, id)) == -1)
+	if ((req = aiofs__idmap_get(&h->pending, id)) == NULL)
 		return (0);
-	req = h->reqs[slot];
 	if (req->priv_user_buf != NULL) {
 		if (plen > req->priv_user_cap - req->len)
 			return (0);

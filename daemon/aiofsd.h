@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 
 #include "aiofs.pb-c.h"
+#include "idmap.h"
 
 #define AIOFSD_VERSION		"0.1.0"
 #define AIOFS_PROTOCOL_VERSION	1
@@ -207,6 +208,7 @@ int		 resolve_path(struct req *, const ProtobufCBinaryData *,
 		     char **);
 int		 resolve_open(struct req *, const char *, int, mode_t);
 int		 resolve_parent(struct req *, const char *, const char **);
+int		 resolve_stat(struct req *, const char *, int, struct stat *);
 int		 resolve_join(const char *, const char *, char **);
 int		 resolve_normalize(const char *, const char *, char **);
 int		 resolve_name_ok(const char *);
@@ -357,12 +359,6 @@ uint64_t	 dispatch_handle_of(const Request *);
 #define CONN_CLOSING	0x10	/* closing handles after loss */
 #define CONN_FLUSHQ	0x20	/* on the flush list */
 #define CONN_THROTTLED	0x40	/* its pool queue is throttled */
-struct idmap {
-	uint64_t	*keys;
-	struct req	**vals;
-	size_t		 cap;
-	size_t		 n;
-};
 struct cleanup {
 	struct cleanup	*next;
 	int		 dirfd;
@@ -399,7 +395,7 @@ struct conn {
 	ProtobufCAllocator pb_alloc;	/* counts decoding into mem */
 	uint64_t	 accepted_ns;
 	uint64_t	 partial_ns;	/* a partial frame began, or 0 */
-	struct idmap	 ids;
+	struct aiofs__idmap ids;	/* id -> struct req */
 	struct handle_table handles;
 	TAILQ_HEAD(, req) reqs;		/* every live req */
 	TAILQ_HEAD(, req) parked;	/* streaming reqs waiting on output */
@@ -429,10 +425,6 @@ void		 conn_sweep(void);
 void		 conn_resume_all(void);
 void		 conn_interrupt(struct conn *);
 void		 conn_flush_all(void);
-int		 idmap_put(struct idmap *, uint64_t, struct req *);
-struct req	*idmap_get(struct idmap *, uint64_t);
-void		 idmap_del(struct idmap *, uint64_t);
-void		 idmap_free(struct idmap *);
 
 /* server.c */
 int		 server_listen(const char *);

@@ -208,7 +208,7 @@ conn_unref(struct conn *conn)
 	for (i = 0; i < conn->nsendfds; i++)
 		close(conn->sendfds[i].fd);
 	handle_table_free(&conn->handles);
-	idmap_free(&conn->ids);
+	aiofs__idmap_free(&conn->ids);
 	evbuffer_free(conn->in);
 	evbuffer_free(conn->out);
 	session_unref(conn->sess);
@@ -776,95 +776,4 @@ conn_interrupt(struct conn *conn)
 	TAILQ_FOREACH(req, &conn->reqs, centry)
 		if (req->state == REQ_RUNNING)
 			pool_interrupt(req);
-}
-
-/* Hash of a request id. */
-static size_t
-idmap_hash(uint64_t k, size_t cap)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return ((size_t)k & (cap - 1));
-}
-
-/* Find the request with id k. */
-struct req *
-idmap_get(struct idmap *m, uint64_t k)
-{
-	size_t	 i;
-
-	if (m->cap == 0)
-		return (NULL);
-	for (i = idmap_hash(k, m->cap); m->vals[i] != NULL;
-	    i = (i + 1) & (m->cap - 1))
-		if (m->keys[i] == k)
-			return (m->vals[i]);
-	return (NULL);
-}
-
-/* Insert k -> v (k not present).  Grows at 50% load. */
-int
-idmap_put(struct idmap *m, uint64_t k, struct req *v)
-{
-	struct idmap	 old = *m;
-	size_t		 i;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		m->cap = old.cap == 0 ? 64 : old.cap * 2;
-		m->keys = xcalloc(m->cap, sizeof *m->keys);
-		m->vals = xcalloc(m->cap, sizeof *m->vals);
-		m->n = 0;
-		for (i = 0; i < old.cap; i++)
-			if (old.vals[i] != NULL)
-				idmap_put(m, old.keys[i], old.vals[i]);
-		free(old.keys);
-		free(old.vals);
-	}
-	for (i = idmap_hash(k, m->cap); m->vals[i] != NULL;
-	    i = (i + 1) & (m->cap - 1))
-		;
-	m->keys[i] = k;
-	m->vals[i] = v;
-	m->n++;
-	return (0);
-}
-
-/* Remove k, shifting later entries back (no tombstones). */
-void
-idmap_del(struct idmap *m, uint64_t k)
-{
-	size_t	 i, j, h;
-
-	if (m->cap == 0)
-		return;
-	for (i = idmap_hash(k, m->cap); m->vals[i] != NULL;
-	    i = (i + 1) & (m->cap - 1))
-		if (m->keys[i] == k)
-			break;
-	if (m->vals[i] == NULL)
-		return;
-	m->vals[i] = NULL;
-	m->n--;
-	for (j = (i + 1) & (m->cap - 1); m->vals[j] != NULL;
-	    j = (j + 1) & (m->cap - 1)) {
-		h = idmap_hash(m->keys[j], m->cap);
-		/* Move j back to i if its home is not in (i, j]. */
-		if ((j > i && (h <= i || h > j)) ||
-		    (j < i && (h <= i && h > j))) {
-			m->keys[i] = m->keys[j];
-			m->vals[i] = m->vals[j];
-			m->vals[j] = NULL;
-			i = j;
-		}
-	}
-}
-
-/* Free the map's memory. */
-void
-idmap_free(struct idmap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
 }

@@ -1306,6 +1306,24 @@ ops_file_writefile_check(struct req *req)
 	return (req->sess->pol->read_only ? EROFS : 0);
 }
 
+/*
+ * Open a wire path with a mode string and creation mode (0 = 0666), as
+ * open and openfd do.  Returns the fd, or -1 with the error recorded.
+ */
+static int
+ops_file_open_path(struct req *req, const ProtobufCBinaryData *bin,
+    const char *mode, uint32_t perm, struct fmode *fm, char **clientpath)
+{
+	char	*path;
+
+	*clientpath = req_memdup(req, bin->data, bin->len);
+	if (ops_file_mode(req, mode, fm) == -1 ||
+	    resolve_path(req, bin, &path) == -1)
+		return (-1);
+	return (ops_file_open_fd(req, path, fm, perm != 0 ? perm : 0666,
+	    *clientpath));
+}
+
 /* open(path, mode, buffering, encoding, errors, newline). */
 void
 ops_file_open_work(struct req *req)
@@ -1313,15 +1331,11 @@ ops_file_open_work(struct req *req)
 	Aiofs__V1__Open	*m = req->msg->open;
 	struct fmode	 fm;
 	struct hfile	*f;
-	char		*path, *clientpath;
+	char		*clientpath;
 	int		 fd;
 
-	clientpath = req_memdup(req, m->path.data, m->path.len);
-	if (ops_file_mode(req, m->mode, &fm) == -1 ||
-	    resolve_path(req, &m->path, &path) == -1)
-		return;
-	fd = ops_file_open_fd(req, path, &fm, m->has_perm && m->perm != 0 ?
-	    m->perm : 0666, clientpath);
+	fd = ops_file_open_path(req, &m->path, m->mode, m->has_perm ?
+	    m->perm : 0, &fm, &clientpath);
 	if (fd == -1)
 		return;
 	f = hfile_new(fd, &fm, clientpath);
@@ -1387,15 +1401,11 @@ ops_file_openfd_work(struct req *req)
 {
 	Aiofs__V1__OpenFd	*m = req->msg->openfd;
 	struct fmode		 fm;
-	char			*path, *clientpath;
+	char			*clientpath;
 	int			 fd;
 
-	clientpath = req_memdup(req, m->path.data, m->path.len);
-	if (ops_file_mode(req, m->mode, &fm) == -1 ||
-	    resolve_path(req, &m->path, &path) == -1)
-		return;
-	fd = ops_file_open_fd(req, path, &fm, m->has_perm && m->perm != 0 ?
-	    m->perm : 0666, clientpath);
+	fd = ops_file_open_path(req, &m->path, m->mode, m->has_perm ?
+	    m->perm : 0, &fm, &clientpath);
 	if (fd == -1)
 		return;
 	req->fd = fd;

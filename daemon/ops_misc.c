@@ -84,7 +84,7 @@ ops_cancel_work(struct req *req)
 	struct req	*t;
 	struct handle	*h;
 
-	t = idmap_get(&conn->ids, req->msg->cancel->target);
+	t = aiofs__idmap_get(&conn->ids, req->msg->cancel->target);
 	if (t == NULL || t == req || t->state == REQ_DONE) {
 		req_set_bool(req, 0);
 		return;

@@ -201,29 +201,13 @@ os_open(struct req *req, const ProtobufCBinaryData *bin, int flags,
 	return (fd);
 }
 
-/* Open root-relative p (O_PATH plus flags) and fstat it; 0 or -1. */
-static int
-os_stat_rel(struct req *req, const char *p, int flags, struct stat *sb)
-{
-	int	 fd, rv, saved;
-
-	fd = resolve_open(req, p, O_PATH | flags, 0);
-	if (fd == -1)
-		return (-1);
-	rv = fstat(fd, sb);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return (rv);
-}
-
 /* Is root-relative p a directory (following symlinks inside the root)? */
 static int
 os_isdir_rel(struct req *req, const char *p)
 {
 	struct stat	 sb;
 
-	return (os_stat_rel(req, p, 0, &sb) == 0 && S_ISDIR(sb.st_mode));
+	return (resolve_stat(req, p, 0, &sb) == 0 && S_ISDIR(sb.st_mode));
 }
 
 /* Resolve bin to its parent and last name; records the failure. */
@@ -582,7 +566,7 @@ ops_os_stat_work(struct req *req)
 	if (resolve_path(req, &m->path, &p) == -1)
 		return;
 	/* O_PATH|O_NOFOLLOW opens a final symlink itself: that is lstat. */
-	if (os_stat_rel(req, p, m->no_follow ? O_NOFOLLOW : 0, &sb) == -1) {
+	if (resolve_stat(req, p, m->no_follow ? O_NOFOLLOW : 0, &sb) == -1) {
 		req_fail(req, errno, os_cpath(req, &m->path));
 		return;
 	}
@@ -710,7 +694,7 @@ ops_os_renames_work(struct req *req)
 		if (*head != '\0' && *tail != '\0') {
 			if (resolve_path(req, &hbin, &p) == -1)
 				return;
-			if (os_stat_rel(req, p, 0, &sb) == -1) {
+			if (resolve_stat(req, p, 0, &sb) == -1) {
 				if (os_makedirs(req, p, 0777, 0) == -1) {
 					req_fail(req, errno, head);
 					return;
@@ -874,7 +858,7 @@ os_readlink_cb(struct req *req, struct os_name *n, void *arg)
 
 	(void)arg;
 	if (n->slash) {
-		if (os_stat_rel(req, n->rel, 0, &sb) == 0)
+		if (resolve_stat(req, n->rel, 0, &sb) == 0)
 			errno = S_ISDIR(sb.st_mode) ? EINVAL : ENOTDIR;
 		return (-1);
 	}
@@ -1839,7 +1823,7 @@ walk_isdir(struct req *req, struct walk_dir *wd, int fd, struct dirent *de,
 		rel = xstrdup(de->d_name);
 	else
 		xasprintf(&rel, "%s/%s", wd->rel, de->d_name);
-	isdir = os_stat_rel(req, rel, 0, &sb) == 0 && S_ISDIR(sb.st_mode);
+	isdir = resolve_stat(req, rel, 0, &sb) == 0 && S_ISDIR(sb.st_mode);
 	free(rel);
 	return (isdir);
 }

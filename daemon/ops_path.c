@@ -19,21 +19,6 @@
 
 #include "aiofsd.h"
 
-/* Open root-relative p with O_PATH plus flags and fstat it; 0 or -1. */
-static int
-path_stat(struct req *req, const char *p, int flags, struct stat *sb)
-{
-	int	 fd, rv, saved;
-
-	if ((fd = resolve_open(req, p, O_PATH | flags, 0)) == -1)
-		return (-1);
-	rv = fstat(fd, sb);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return (rv);
-}
-
 /* Are a and b the same file (os.path.samestat)? */
 static int
 path_samestat(const struct stat *a, const struct stat *b)
@@ -61,7 +46,7 @@ path_ismount(struct req *req, const char *p, const struct stat *sb)
 		return (1);
 	if (S_ISDIR(sb->st_mode)) {
 		resolve_join(p, "..", &pp);
-		rv = path_stat(req, pp, O_DIRECTORY, &parent);
+		rv = resolve_stat(req, pp, O_DIRECTORY, &parent);
 		free(pp);
 	} else {
 		/* A file can be a bind mount; its parent is its directory. */
@@ -94,7 +79,7 @@ ops_path_test_work(struct req *req)
 		return;
 	nofollow = m->kind == AIOFS__V1__PATH_TEST_KIND__ISLINK ||
 	    m->kind == AIOFS__V1__PATH_TEST_KIND__ISMOUNT;
-	if (path_stat(req, p, nofollow ? O_NOFOLLOW : 0, &sb) == -1) {
+	if (resolve_stat(req, p, nofollow ? O_NOFOLLOW : 0, &sb) == -1) {
 		if (errno == ECANCELED)
 			req_fail(req, errno, NULL);
 		else
@@ -134,7 +119,7 @@ path_stat_bin(struct req *req, const ProtobufCBinaryData *bin,
 
 	if (resolve_path(req, bin, &p) == -1)
 		return (-1);
-	if (path_stat(req, p, 0, sb) == -1) {
+	if (resolve_stat(req, p, 0, sb) == -1) {
 		req_fail(req, errno, req_memdup(req, bin->data, bin->len));
 		return (-1);
 	}

@@ -39,11 +39,12 @@ req_new(struct conn *conn, Request *msg)
 	req->state = REQ_NEW;
 	aiofs__v1__response__init(&req->resp);
 	if (conn != NULL) {
-		if (idmap_get(&conn->ids, msg->id) != NULL) {
+		if (aiofs__idmap_get(&conn->ids, msg->id) != NULL) {
 			free(req);
 			return (NULL);
 		}
-		idmap_put(&conn->ids, msg->id, req);
+		if (aiofs__idmap_put(&conn->ids, msg->id, req) != 0)
+			fatalx("idmap: out of memory");
 		req->conn = conn;
 		conn_ref(conn);
 		req->sess = session_ref(conn->sess);
@@ -100,7 +101,7 @@ req_free(struct req *req)
 		aiofs__v1__request__free_unpacked(req->msg,
 		    conn != NULL && !req->internal ? &conn->pb_alloc : NULL);
 	if (conn != NULL && !req->internal) {
-		idmap_del(&conn->ids, req->id);
+		aiofs__idmap_del(&conn->ids, req->id);
 		TAILQ_REMOVE(&conn->reqs, req, centry);
 		conn->inflight--;
 		stats.inflight--;

@@ -277,3 +277,18 @@ resolve_parent(struct req *req, const char *cpath, const char **last)
 	fd = resolve_open(req, path, O_PATH | O_DIRECTORY, 0);
 	return (fd);
 }
+
+/* Open root-relative p with O_PATH (plus flags) and fstat it; 0 or -1. */
+int
+resolve_stat(struct req *req, const char *p, int flags, struct stat *sb)
+{
+	int	 fd, rv, saved;
+
+	if ((fd = resolve_open(req, p, O_PATH | flags, 0)) == -1)
+		return (-1);
+	rv = fstat(fd, sb);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (rv);
+}
