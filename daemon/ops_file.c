@@ -471,6 +471,8 @@ hfile_take_bytes(struct hfile *f, struct outbuf *o, size_t n)
 
 	if (n > have)
 		n = have;
+	if (n == 0)
+		return (0);	/* rbuf may still be NULL */
 	outbuf_add(o, f->rbuf + f->rpos, n);
 	f->rpos += n;
 	return (n);
@@ -694,7 +696,8 @@ ops_file_readlines_work(struct req *req)
 			if (complete) {
 				tlen = nl != NULL ? (size_t)(nl - (char *)f->rbuf
 				    - f->rpos) + 1 : f->rlen - f->rpos;
-				t = xmemdup(f->rbuf + f->rpos, tlen);
+				t = tlen > 0 ? xmemdup(f->rbuf + f->rpos, tlen) :
+				    NULL;
 				f->rpos += tlen;
 			}
 		}
