@@ -9,7 +9,7 @@ SUDO	:= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS = build-essential cmake pkg-config libevent-dev libprotobuf-c-dev \
 	protobuf-c-compiler check libinih-dev libsystemd-dev systemd clang
 
-.PHONY: all deps build run test asan test-asan fuzz bench clean
+.PHONY: all deps build run test asan test-asan security race-long fuzz clean
 
 all: build
 
@@ -51,6 +51,19 @@ asan test-asan: deps
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ctest --output-on-failure
+
+# The security suite alone (as root: it mounts, changes uid, uses loops).
+security: deps build
+	tests/security/run.sh $(BUILD)
+
+# The symlink races with many rounds (ROUNDS=400000 by default).
+race-long: deps build
+	tests/security/race-long.sh $(BUILD)
+
+# libFuzzer harnesses, FUZZ_SECONDS each (clang; corpora under /tmp).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN)

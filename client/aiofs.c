@@ -1191,6 +1191,7 @@ aiofs__handle_frame(aiofs_t *h, const uint8_t *p, size_t len)
 {
 	Aiofs__V1__Response	*r;
 	aiofs_req_t		*req;
+	uint64_t		 id;
 	int			 rc, last;
 
 	if ((r = aiofs__v1__response__unpack(NULL, len, p)) == NULL) {
@@ -1223,11 +1224,12 @@ aiofs__handle_frame(aiofs_t *h, const uint8_t *p, size_t len)
 		memmove(h->recvfds, h->recvfds + 1,
 		    h->nrecvfds * sizeof h->recvfds[0]);
 	}
+	id = r->id;
 	rc = aiofs__absorb(h, req, r);
 	aiofs__v1__response__free_unpacked(r, NULL);
 	if (rc != 0 && req->result >= 0)
 		req->result = rc;
-	aiofs__part_done(h, req, r->id, last);
+	aiofs__part_done(h, req, id, last);
 	return (0);
 }
 

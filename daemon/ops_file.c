@@ -407,10 +407,19 @@ hfile_fill(struct hfile *f, size_t want)
 	size_t	 size = want;
 	ssize_t	 n;
 
-	if (size < (size_t)f->buffering)
-		size = f->buffering;
-	if (size < HFILE_DEFAULT_BUF)
-		size = HFILE_DEFAULT_BUF;
+	if (f->buffering == 0) {
+		/*
+		 * Unbuffered (FileIO): read no more than asked, or one byte
+		 * for a line, so a pipe's next reader loses nothing.
+		 */
+		if (size == 0)
+			size = 1;
+	} else {
+		if (size < (size_t)f->buffering)
+			size = f->buffering;
+		if (size < HFILE_DEFAULT_BUF)
+			size = HFILE_DEFAULT_BUF;
+	}
 	if (size > opts.max_chunk)
 		size = opts.max_chunk;
 	if (f->rpos == f->rlen)

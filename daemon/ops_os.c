@@ -1907,17 +1907,17 @@ walk_step(struct req *req, struct walk *w)
 	return (0);
 }
 
-/* Copy names[0, n) into an arena array of binaries. */
+/* Copy names[from, from + n) into an arena array of binaries. */
 static ProtobufCBinaryData *
-walk_names(struct req *req, char **names, size_t n)
+walk_names(struct req *req, char **names, size_t from, size_t n)
 {
 	ProtobufCBinaryData	*v;
 	size_t			 i;
 
 	v = req_alloc(req, (n + 1) * sizeof *v);
-	for (i = 0; i < n; i++) {
-		v[i].len = strlen(names[i]);
-		v[i].data = req_memdup(req, names[i], v[i].len);
+	for (i = 0; i < n; i++) {	/* names is NULL when n is 0 */
+		v[i].len = strlen(names[from + i]);
+		v[i].data = req_memdup(req, names[from + i], v[i].len);
 	}
 	return (v);
 }
@@ -1957,11 +1957,11 @@ walk_emit(struct req *req, struct walk_dir *wd, Aiofs__V1__WalkReply *r,
 	d0 = wd->emitted < wd->ndirs ? wd->emitted : wd->ndirs;
 	d1 = wd->emitted + k < wd->ndirs ? wd->emitted + k : wd->ndirs;
 	e->n_dirnames = d1 - d0;
-	e->dirnames = walk_names(req, wd->dirs + d0, d1 - d0);
+	e->dirnames = walk_names(req, wd->dirs, d0, d1 - d0);
 	d0 = wd->emitted > wd->ndirs ? wd->emitted - wd->ndirs : 0;
 	d1 = wd->emitted + k > wd->ndirs ? wd->emitted + k - wd->ndirs : 0;
 	e->n_filenames = d1 - d0;
-	e->filenames = walk_names(req, wd->files + d0, d1 - d0);
+	e->filenames = walk_names(req, wd->files, d0, d1 - d0);
 	r->entries[r->n_entries++] = e;
 	wd->emitted += k;
 	wd->sent = 1;

@@ -55,7 +55,24 @@ cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
 	-I$top/daemon -I$top/common -I$build/proto
 	$(pkg-config --cflags libevent_core libprotobuf-c inih)"
 libs="$(pkg-config --libs libevent_core libprotobuf-c inih) -lpthread"
-daemon_src=$(ls "$top"/daemon/*.c | grep -v '/aiofsd\.c$')
+# The daemon's sources as the build knows them (DAEMON_SRC: everything but
+# main()), else every daemon/*.c but aiofsd.c and common/*.c.
+daemon_src=$(awk -v top="$top" '
+	/^set\(DAEMON_SRC/ { on = 1 }
+	on {
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /\.c\)?$/) {
+				f = $i
+				sub(/\)$/, "", f)
+				print top "/" f
+			}
+		if ($0 ~ /\)/)
+			on = 0
+	}' "$top/CMakeLists.txt")
+if [ -z "$daemon_src" ]; then
+	daemon_src="$(ls "$top"/daemon/*.c | grep -v '/aiofsd\.c$')
+	    $(ls "$top"/common/*.c 2>/dev/null)"
+fi
 
 for h in $harnesses; do
 	case $h in

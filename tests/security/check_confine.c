@@ -74,6 +74,7 @@ struct cop {
 };
 
 static struct cctx	 X;
+static unsigned long	 NRUN;		/* operations, for the log */
 
 /* Join a and b with '/' into one of a few rotating buffers. */
 static const char *
@@ -1121,6 +1122,7 @@ cx_run(struct cctx *x, const struct cop *op, const char *p, const char *hp,
 	x->cur = cur;
 	hostile_build(x->d.root, &x->c);
 	x->verify = verify;
+	NRUN++;
 	rc = op->fn(x, p, hp);
 	x->verify = 0;
 	canary_check(&x->c, "%s", cur);
@@ -1341,6 +1343,9 @@ cx_matrix(int strict)
 	cx_all_links(&X);
 	cx_chdir_escapes(&X);
 	fdwatch_stop(&w);
+	fprintf(stderr, "confine %s: %lu operations on escapes, %lu fd "
+	    "audits by the watcher, procfs in the root: %s\n", strict ?
+	    "strict" : "default", NRUN, w.scans, X.proc ? "yes" : "no");
 	cx_teardown();
 }
 
