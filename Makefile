@@ -7,7 +7,8 @@ JOBS	?= $(shell nproc 2>/dev/null || echo 2)
 SUDO	:= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PKGS = build-essential cmake pkg-config libevent-dev libprotobuf-c-dev \
-	protobuf-c-compiler check libinih-dev libsystemd-dev systemd clang
+	protobuf-c-compiler check libinih-dev libsystemd-dev systemd clang \
+	libclang-rt-dev
 
 .PHONY: all deps build run test asan test-asan security race-long fuzz clean
 

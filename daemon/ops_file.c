@@ -266,6 +266,8 @@ hfile_raw_write(struct hfile *f, const void *buf, size_t n)
 	size_t		 done = 0, end = 0;
 	ssize_t		 r;
 
+	if (n == 0)
+		return (0);	/* and the spool may not exist yet */
 	if (f->spooled) {
 		if (f->mode.append)
 			f->spool_pos = f->spool_len;
@@ -431,7 +433,9 @@ hfile_fill(struct hfile *f, size_t want)
 			f->rpos = 0;
 		}
 		if (f->rcap - f->rlen < size) {
-			f->rcap = f->rlen + size;
+			/* Geometric: unbuffered lines grow a byte at a time. */
+			f->rcap = f->rlen + size > 2 * f->rcap ?
+			    f->rlen + size : 2 * f->rcap;
 			f->rbuf = xrealloc(f->rbuf, f->rcap);
 		}
 	}

@@ -50,7 +50,7 @@ protoc-c --c_out="$build/proto" --proto_path="$top/proto" \
     "$top/proto/aiofs.proto"
 
 cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-	-fno-sanitize-recover=undefined -fsanitize-recover=pointer-overflow,nonnull-attribute
+	-fno-sanitize-recover=undefined
 	-D_GNU_SOURCE -std=gnu11
 	-I$top/daemon -I$top/common -I$build/proto
 	$(pkg-config --cflags libevent_core libprotobuf-c inih)"
@@ -87,21 +87,7 @@ for h in $harnesses; do
 	    -o "$build/$h"
 done
 
-# Known, reported findings that would stop every run at its first input
-# (see tests/fuzz/README.md); FUZZ_NO_SUPPRESS=1 runs without them.
-supp="$build/ubsan.supp"
-cat > "$supp" <<'EOF'
-# One reported class of undefined behaviour in daemon/: NULL + 0 and
-# memchr/memcpy(NULL, ..., 0) on empty buffers (walk_emit()'s empty name
-# list is still there).  Harmless on the compilers we use, but it stops a
-# run at its first input.  Reproducers: tests/fuzz/crashes/*-null-*.bin;
-# ASan still catches any real out-of-bounds access.
-pointer-overflow:*/daemon/*
-nonnull-attribute:*/daemon/*
-EOF
 ubsan_default="print_stacktrace=1:halt_on_error=1"
-[ -z "${FUZZ_NO_SUPPRESS:-}" ] &&
-    ubsan_default="$ubsan_default:suppressions=$supp"
 
 status=0
 summary="$out/summary.txt"
