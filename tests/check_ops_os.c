@@ -2331,6 +2331,35 @@ START_TEST(test_walk_cancel)
 END_TEST
 
 /* The ops_os suite. */
+/* rename/replace/link across filesystems: EXDEV, nothing moved. */
+START_TEST(test_exdev)
+{
+	struct req	*r[3];
+	char		*p;
+	int		 i;
+
+	troot_write(&T, "f", "x");
+	h_mkdir("xd");
+	p = troot_host(&T, "xd");
+	if (mount("none", p, "tmpfs", 0, NULL) == -1) {
+		/* CI runs as root; a non-root developer sees this line. */
+		fprintf(stderr, "test_exdev: mount: %s: EXDEV not tested\n",
+		    strerror(errno));
+		free(p);
+		return;
+	}
+	r[0] = t_twoop(OPC(RENAME), "f", "xd/f");
+	r[1] = t_twoop(OPC(REPLACE), "f", "xd/f");
+	r[2] = t_twoop(OPC(LINK), "f", "xd/g");
+	/* Unmount before any assertion can end the test. */
+	ck_assert_int_eq(umount2(p, MNT_DETACH), 0);
+	free(p);
+	for (i = 0; i < 3; i++)
+		t_err(r[i], EXDEV, NULL);
+	ck_assert(h_exists("f"));
+}
+END_TEST
+
 Suite *
 ops_os_suite(void)
 {
@@ -2360,6 +2389,7 @@ ops_os_suite(void)
 	tcase_add_test(tc, test_rename);
 	tcase_add_test(tc, test_renames);
 	tcase_add_test(tc, test_link);
+	tcase_add_test(tc, test_exdev);
 	tcase_add_test(tc, test_symlink_readlink);
 	tcase_add_test(tc, test_trailing_slash);
 	tcase_add_test(tc, test_chdir);
