@@ -25,6 +25,7 @@
 
 #include "aiofs-int.h"
 #include "errmap.h"
+#include "fdpass.h"
 
 #define AIOFS__READ_SIZE	(256 * 1024)
 #define AIOFS__DIRECT_MIN	(64 * 1024)	/* frames received in place */
@@ -162,28 +163,11 @@ static ssize_t
 aiofs__send_fd(aiofs_t *h)
 {
 	struct iovec	 iov;
-	struct msghdr	 mh;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cmsg;
 	ssize_t		 n;
 
 	iov.iov_base = h->out + h->outoff;
 	iov.iov_len = h->outlen - h->outoff;
-	memset(&mh, 0, sizeof mh);
-	memset(&cmsg, 0, sizeof cmsg);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cmsg.buf;
-	mh.msg_controllen = sizeof cmsg.buf;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &h->sendfds[0].fd, sizeof(int));
-	n = sendmsg(h->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = aiofs__sendmsg_fd(h->fd, &iov, 1, h->sendfds[0].fd);
 	if (n > 0) {
 		close(h->sendfds[0].fd);
 		h->nsendfds--;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "aiofsd.h"
+#include "fdpass.h"
 
 #define CONN_READ_SIZE	(256 * 1024)
 
@@ -593,12 +594,6 @@ conn_write_fd(struct conn *conn)
 {
 	struct evbuffer_iovec	 v[16];
 	struct iovec		 iov[16];
-	struct msghdr		 mh;
-	struct cmsghdr		*cm;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cmsg;
 	ssize_t			 n;
 	int			 nv, i;
 
@@ -609,18 +604,7 @@ conn_write_fd(struct conn *conn)
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
 	}
-	memset(&mh, 0, sizeof mh);
-	memset(&cmsg, 0, sizeof cmsg);
-	mh.msg_iov = iov;
-	mh.msg_iovlen = nv;
-	mh.msg_control = cmsg.buf;
-	mh.msg_controllen = sizeof cmsg.buf;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &conn->sendfds[0].fd, sizeof(int));
-	n = sendmsg(conn->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = aiofs__sendmsg_fd(conn->fd, iov, nv, conn->sendfds[0].fd);
 	if (n > 0) {
 		close(conn->sendfds[0].fd);
 		conn->nsendfds--;
