@@ -247,7 +247,6 @@ enum req_state {
 	REQ_WAITING,		/* on its handle's FIFO */
 	REQ_QUEUED,		/* on the pool's submit queue */
 	REQ_RUNNING,
-	REQ_PARKED,		/* streaming, waiting for output to drain */
 	REQ_DONE
 };
 
@@ -347,7 +346,6 @@ const struct op	*dispatch_lookup(int);
 const struct op	*dispatch_table(size_t *);
 int		 dispatch_request(struct conn *, Request *);
 void		 dispatch_complete(struct req *);
-void		 dispatch_resume(struct conn *);
 void		 dispatch_close_handle(struct conn *, uint64_t);
 uint64_t	 dispatch_handle_of(const Request *);
 
@@ -356,7 +354,6 @@ uint64_t	 dispatch_handle_of(const Request *);
 #define CONN_DEAD	0x02	/* lost: no more I/O */
 #define CONN_BAD	0x04	/* protocol error: flush and drop */
 #define CONN_RPAUSED	0x08	/* reading paused (backpressure) */
-#define CONN_CLOSING	0x10	/* closing handles after loss */
 #define CONN_FLUSHQ	0x20	/* on the flush list */
 #define CONN_THROTTLED	0x40	/* its pool queue is throttled */
 struct cleanup {
@@ -398,7 +395,6 @@ struct conn {
 	struct aiofs__idmap ids;	/* id -> struct req */
 	struct handle_table handles;
 	TAILQ_HEAD(, req) reqs;		/* every live req */
-	TAILQ_HEAD(, req) parked;	/* streaming reqs waiting on output */
 	struct cleanup	*cleanups;	/* removed when the conn is freed */
 	TAILQ_ENTRY(conn) entry;
 	TAILQ_ENTRY(conn) fentry;	/* flush list */
@@ -416,7 +412,6 @@ int		 conn_send(struct conn *, const Response *);
 void		 conn_send_fd(struct conn *, int);
 int		 conn_take_fd(struct conn *);
 void		 conn_kick(struct conn *);
-int		 conn_output_full(struct conn *);
 void		 conn_output_check(struct conn *);
 void		 conn_update_read(struct conn *);
 int		 conn_mem_charge(struct conn *, size_t);
@@ -574,7 +569,6 @@ void		 ops_file_readfile_work(struct req *);
 void		 ops_file_writefile_work(struct req *);
 int		 ops_file_open_check(struct req *);
 int		 ops_file_openfd_check(struct req *);
-int		 ops_file_writefile_check(struct req *);
 
 /* ops_os.c: os.* on paths. */
 void		 ops_os_stat_work(struct req *);

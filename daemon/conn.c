@@ -156,7 +156,6 @@ conn_new(int fd)
 	if (conn->in == NULL || conn->out == NULL)
 		fatalx("evbuffer_new");
 	TAILQ_INIT(&conn->reqs);
-	TAILQ_INIT(&conn->parked);
 	pool_queue_init(&conn->pq);
 	handle_table_init(&conn->handles, pol->max_handles);
 	conn->ev_read = event_new(ev_base, fd, EV_READ | EV_PERSIST,
@@ -265,12 +264,6 @@ conn_lost(struct conn *conn, const char *why)
 			req->more = 0;
 			dispatch_complete(req);
 		}
-	}
-	while ((req = TAILQ_FIRST(&conn->parked)) != NULL) {
-		TAILQ_REMOVE(&conn->parked, req, qentry);
-		req->more = 0;
-		req->state = REQ_DONE;
-		dispatch_complete(req);
 	}
 	for (i = 0; i < conn->handles.nslots; i++) {
 		struct handle *h = &conn->handles.slots[i];
@@ -401,13 +394,6 @@ conn_flush_all(void)
 			conn_write_cb(conn->fd, EV_WRITE, conn);
 		conn_unref(conn);
 	}
-}
-
-/* Is the unsent output above the high watermark? */
-int
-conn_output_full(struct conn *conn)
-{
-	return (evbuffer_get_length(conn->out) > AIOFS_OUT_HIWAT);
 }
 
 /*
@@ -657,8 +643,6 @@ conn_write_cb(int fd, short events, void *arg)
 		return;
 	}
 	conn_output_check(conn);
-	if (!conn_output_full(conn))
-		dispatch_resume(conn);
 	conn_update_read(conn);
 }
 

@@ -18,9 +18,9 @@
  * after it get EBADF, requests already queued before it still run.
  *
  * Streaming: a work function that sets req->more has its chunk sent with
- * more=true; the req is then resubmitted (the handle stays busy) or, if the
- * connection's output is above the high watermark, parked until the write
- * callback drains it (conn.c calls dispatch_resume()).  So a 1 GiB read
+ * more=true; the req is then resubmitted (the handle stays busy).  While
+ * the connection's output is above the high watermark its pool queue is
+ * throttled (conn_output_check), so no worker takes it.  So a 1 GiB read
  * holds one chunk in memory, whatever the file size.
  *
  * Everything here runs on the loop thread.
@@ -122,7 +122,6 @@ static const struct op	*ops_by_case[MAXOPC];
 
 static void	dispatch_reply(struct req *);
 static void	dispatch_advance(struct conn *, uint64_t);
-static void	dispatch_go(struct req *);
 
 /* The whole table (for stats). */
 const struct op *
@@ -358,7 +357,7 @@ dispatch_request(struct conn *conn, Request *msg)
 				dispatch_complete(req);
 				return (0);
 			}
-			dispatch_go(req);
+			pool_submit(req);
 			return (0);
 		}
 		if (h->busy) {
@@ -369,7 +368,7 @@ dispatch_request(struct conn *conn, Request *msg)
 		h->busy = 1;
 		req->f = h->f;
 	}
-	dispatch_go(req);
+	pool_submit(req);
 	return (0);
 }
 
@@ -389,7 +388,7 @@ dispatch_advance(struct conn *conn, uint64_t hid)
 	if ((next = TAILQ_FIRST(&h->waitq)) != NULL) {
 		TAILQ_REMOVE(&h->waitq, next, qentry);
 		next->f = h->f;
-		dispatch_go(next);
+		pool_submit(next);
 		return;
 	}
 	h->busy = 0;
@@ -529,7 +528,7 @@ dispatch_complete(struct req *req)
 
 	if (req->more && !(conn->flags & CONN_DEAD) && !req->cancelled) {
 		req_chunk_reset(req);
-		dispatch_go(req);
+		pool_submit(req);
 		return;
 	}
 	if (hid != 0)
@@ -540,38 +539,6 @@ dispatch_complete(struct req *req)
 		conn_resume_all();
 	else if (alive)
 		conn_update_read(conn);
-}
-
-/* Output drained below the low watermark: resume parked streams. */
-void
-dispatch_resume(struct conn *conn)
-{
-	struct req	*req;
-
-	while (!conn_output_full(conn) &&
-	    (req = TAILQ_FIRST(&conn->parked)) != NULL) {
-		TAILQ_REMOVE(&conn->parked, req, qentry);
-		pool_submit(req);
-	}
-}
-
-/*
- * Send req to a worker, or park it while the connection's unsent output
- * is above the high watermark: a client that does not read its replies
- * holds at most what is queued already, not one chunk per request.
- */
-static void
-dispatch_go(struct req *req)
-{
-	struct conn	*conn = req->conn;
-
-	if (conn != NULL && !(conn->flags & CONN_DEAD) &&
-	    conn_output_full(conn)) {
-		req->state = REQ_PARKED;
-		TAILQ_INSERT_TAIL(&conn->parked, req, qentry);
-		return;
-	}
-	pool_submit(req);
 }
 
 /* evbuffer cleanup for a zero-copy data payload. */

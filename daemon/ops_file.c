@@ -1315,13 +1315,6 @@ ops_file_openfd_check(struct req *req)
 	return (ops_file_mode_check(req, req->msg->openfd->mode));
 }
 
-/* Policy check of writefile (OP_WRITES covers it; kept for symmetry). */
-int
-ops_file_writefile_check(struct req *req)
-{
-	return (req->sess->pol->read_only ? EROFS : 0);
-}
-
 /*
  * Open a wire path with a mode string and creation mode (0 = 0666), as
  * open and openfd do.  Returns the fd, or -1 with the error recorded.

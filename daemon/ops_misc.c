@@ -97,14 +97,6 @@ ops_cancel_work(struct req *req)
 		t->hid = 0;
 		req_fail(t, ECANCELED, NULL);
 		dispatch_complete(t);
-	} else if (t->state == REQ_PARKED) {
-		/* Between chunks of a stream. */
-		TAILQ_REMOVE(&conn->parked, t, qentry);
-		t->more = 0;
-		t->cancelled = 1;
-		req_chunk_reset(t);
-		req_fail(t, ECANCELED, NULL);
-		dispatch_complete(t);
 	} else if (t->state == REQ_QUEUED && pool_cancel(t) == 0) {
 		if (t->more) {
 			req_chunk_reset(t);
