@@ -22,6 +22,24 @@
 	return (aiofs__submit((h), (req), (op), &msg__, (cb)));		\
 } while (0)
 
+/*
+ * Submit a read whose data goes into the caller's buf: the destination
+ * must be known before the reply can arrive.
+ */
+static int
+aiofs__submit_into(aiofs_t *h, aiofs_req_t *req, aiofs_op_t op,
+    Aiofs__V1__Request *msg, void *buf, size_t len, aiofs_cb cb)
+{
+	int	 rc;
+
+	h->next_user_buf = buf;
+	h->next_user_cap = len;
+	rc = aiofs__submit(h, req, op, msg, cb);
+	h->next_user_buf = NULL;
+	h->next_user_cap = 0;
+	return (rc);
+}
+
 /* An op whose message is just a handle. */
 static int
 aiofs__handle_op(aiofs_t *h, aiofs_req_t *req, aiofs_op_t op, int opcase,
@@ -290,20 +308,13 @@ aiofs_readinto(aiofs_t *h, aiofs_req_t *req, aiofs_file_t file, void *buf,
 {
 	Aiofs__V1__Read		 m = AIOFS__V1__READ__INIT;
 	Aiofs__V1__Request	 msg = AIOFS__V1__REQUEST__INIT;
-	int			 rc;
 
 	m.has_handle = m.has_size = 1;
 	m.handle = file;
 	m.size = (int64_t)len;
 	msg.op_case = OPC(READ);
 	msg.read = &m;
-	/* The destination must be known before the reply can arrive. */
-	h->next_user_buf = buf;
-	h->next_user_cap = len;
-	rc = aiofs__submit(h, req, AIOFS_OP_READ, &msg, cb);
-	h->next_user_buf = NULL;
-	h->next_user_cap = 0;
-	return (rc);
+	return (aiofs__submit_into(h, req, AIOFS_OP_READ, &msg, buf, len, cb));
 }
 
 /* readlines(hint) -> req->lines. */
@@ -468,6 +479,28 @@ aiofs_pread(aiofs_t *h, aiofs_req_t *req, aiofs_file_t file, size_t size,
 	m.size = (int64_t)size;
 	m.offset = offset;
 	SUBMIT(h, req, AIOFS_OP_PREAD, pread, PREAD, &m, cb);
+}
+
+/*
+ * pread into the caller's buf: like aiofs_pread, but the reply is received
+ * straight into buf (which must stay valid until the callback), so a reader
+ * that reuses one buffer never faults in fresh memory.
+ */
+int
+aiofs_preadinto(aiofs_t *h, aiofs_req_t *req, aiofs_file_t file, void *buf,
+    size_t len, int64_t offset, aiofs_cb cb)
+{
+	Aiofs__V1__Pread	 m = AIOFS__V1__PREAD__INIT;
+	Aiofs__V1__Request	 msg = AIOFS__V1__REQUEST__INIT;
+
+	m.has_handle = m.has_size = m.has_offset = 1;
+	m.handle = file;
+	m.size = (int64_t)len;
+	m.offset = offset;
+	msg.op_case = OPC(PREAD);
+	msg.pread = &m;
+	return (aiofs__submit_into(h, req, AIOFS_OP_PREAD, &msg, buf, len,
+	    cb));
 }
 
 /*

@@ -296,6 +296,8 @@ int		 aiofs_fclose(aiofs_t *, aiofs_req_t *, aiofs_file_t,
 		     aiofs_cb);
 int		 aiofs_pread(aiofs_t *, aiofs_req_t *, aiofs_file_t, size_t,
 		     int64_t, aiofs_cb);
+int		 aiofs_preadinto(aiofs_t *, aiofs_req_t *, aiofs_file_t, void *,
+		     size_t, int64_t, aiofs_cb);
 int		 aiofs_pwrite(aiofs_t *, aiofs_req_t *, aiofs_file_t,
 		     const void *, size_t, int64_t, aiofs_cb);
 int		 aiofs_fsync(aiofs_t *, aiofs_req_t *, aiofs_file_t, aiofs_cb);

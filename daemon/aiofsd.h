@@ -33,6 +33,8 @@
 #define AIOFS_MAX_INFLIGHT	256
 #define AIOFS_OUT_HIWAT		(4U * 1024 * 1024)	/* stop reading above */
 #define AIOFS_OUT_LOWAT		(1U * 1024 * 1024)	/* resume below */
+#define AIOFS_BULK_MIN		(256U * 1024)	/* a Data chunk this big... */
+#define AIOFS_BULK_SNDBUF	(4 * 1024 * 1024)	/* ...enlarges SO_SNDBUF */
 #define AIOFS_MAX_HANDLES	1024
 #define AIOFS_MAX_CONNS		4096		/* --max-connections */
 #define AIOFS_MAX_CONNS_UID	1024		/* per peer uid */
@@ -356,6 +358,7 @@ uint64_t	 dispatch_handle_of(const Request *);
 #define CONN_RPAUSED	0x08	/* reading paused (backpressure) */
 #define CONN_FLUSHQ	0x20	/* on the flush list */
 #define CONN_THROTTLED	0x40	/* its pool queue is throttled */
+#define CONN_BULK	0x80	/* socket buffer enlarged for bulk data */
 struct cleanup {
 	struct cleanup	*next;
 	int		 dirfd;
@@ -412,6 +415,7 @@ int		 conn_send(struct conn *, const Response *);
 void		 conn_send_fd(struct conn *, int);
 int		 conn_take_fd(struct conn *);
 void		 conn_kick(struct conn *);
+void		 conn_bulk(struct conn *);
 void		 conn_output_check(struct conn *);
 void		 conn_update_read(struct conn *);
 int		 conn_mem_charge(struct conn *, size_t);

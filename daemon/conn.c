@@ -380,6 +380,28 @@ conn_kick(struct conn *conn)
 	TAILQ_INSERT_TAIL(&flush_list, conn, fentry);
 }
 
+/*
+ * conn carries bulk data: enlarge its socket send buffer, so that a 1 MiB
+ * chunk goes out in one write and the peer reads it in one or two calls,
+ * instead of trickling through the default ~200 KiB with a wake-up of
+ * each side every few hundred microseconds.  Done once, for connections
+ * that read large chunks; small-request connections keep the default.
+ */
+void
+conn_bulk(struct conn *conn)
+{
+	int	 size = AIOFS_BULK_SNDBUF;
+
+	if (conn->flags & CONN_BULK)
+		return;
+	conn->flags |= CONN_BULK;
+	/* The kernel caps it at net.core.wmem_max; root may go past. */
+	if (setsockopt(conn->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size,
+	    sizeof size) == -1)
+		(void)setsockopt(conn->fd, SOL_SOCKET, SO_SNDBUF, &size,
+		    sizeof size);
+}
+
 /* Write out every connection kicked during this batch of events. */
 void
 conn_flush_all(void)

@@ -588,6 +588,8 @@ dispatch_reply(struct req *req)
 	if (resp->result_case == AIOFS__V1__RESPONSE__RESULT_DATA &&
 	    req->buf != NULL) {
 		/* Zero copy: the payload goes by reference. */
+		if (req->buflen >= AIOFS_BULK_MIN)
+			conn_bulk(conn);
 		if (frame_write_data(conn->out, req->id, req->more, req->buf,
 		    req->buflen, req->eof, dispatch_free_payload, NULL) == -1)
 			fatalx("frame_write_data");

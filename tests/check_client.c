@@ -1739,7 +1739,7 @@ START_TEST(test_pread_big)
 	struct cl	 c;
 	aiofs_file_t	 f;
 	aiofs_req_t	 req;
-	uint8_t		*want;
+	uint8_t		*want, *buf;
 	size_t		 n = 3 * MiB + 333;
 
 	cl_start(&c, NULL);
@@ -1755,6 +1755,29 @@ START_TEST(test_pread_big)
 	    MiB);
 	ck_assert(memcmp(req.buf, want + n - MiB, MiB) == 0);
 	aiofs_req_cleanup(&req);
+
+	/* preadinto: several parts land in the caller's buffer, in order. */
+	buf = malloc(n + 16);
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 0xee, n + 16);
+	rinit(&req);
+	ck_assert_int_eq(aiofs_preadinto(c.h, &req, f, buf + 8, n - 60, 30,
+	    NULL), (int)(n - 60));
+	ck_assert_ptr_null(req.buf);
+	ck_assert(memcmp(buf + 8, want + 30, n - 60) == 0);
+	ck_assert_int_eq(buf[7], 0xee);
+	ck_assert_int_eq(buf[8 + n - 60], 0xee);
+	aiofs_req_cleanup(&req);
+	/* Short at the end of the file; nothing past what came back. */
+	memset(buf, 0xee, n + 16);
+	rinit(&req);
+	ck_assert_int_eq(aiofs_preadinto(c.h, &req, f, buf, 4096, n - 10,
+	    NULL), 10);
+	ck_assert(memcmp(buf, want + n - 10, 10) == 0);
+	ck_assert_int_eq(buf[10], 0xee);
+	ck_assert_int_eq(req.eof, 1);
+	aiofs_req_cleanup(&req);
+	free(buf);
 	ck_assert_int_eq(xtell(&c, f), 0);
 	xping(&c);
 	xclose(&c, f);
