@@ -1613,6 +1613,13 @@ cmd_stats(struct cli *c, char **argv)
 			{ "workers_busy", "workers_busy", "gauge",
 			    "Worker threads running a request now.", 0, 0,
 			    s->workers_busy },
+			{ "loop_completed", "loop_completed_total",
+			    "counter", "Requests completed by the event "
+			    "loop's non-blocking attempt.", 0, 0,
+			    s->loop_completed },
+			{ "loop_punted", "loop_punted_total", "counter",
+			    "Requests the loop tried, then gave to a "
+			    "worker.", 0, 0, s->loop_punted },
 		};
 		const size_t	 nf = sizeof f / sizeof f[0];
 

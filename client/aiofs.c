@@ -1143,6 +1143,8 @@ aiofs__absorb(aiofs_t *h, aiofs_req_t *req, Aiofs__V1__Response *r)
 		req->stats.queue_depth = s->queue_depth;
 		req->stats.requests_total = s->requests_total;
 		req->stats.protocol_errors = s->protocol_errors;
+		req->stats.loop_completed = s->loop_completed;
+		req->stats.loop_punted = s->loop_punted;
 		req->stats.bytes_in = s->bytes_in;
 		req->stats.bytes_out = s->bytes_out;
 		req->stats.workers = s->workers;

@@ -139,6 +139,7 @@ typedef struct {
 	uint64_t	 connections_rejected;
 	uint64_t	 inflight, queue_depth, requests_total;
 	uint64_t	 protocol_errors, bytes_in, bytes_out;
+	uint64_t	 loop_completed, loop_punted;
 	uint32_t	 workers, workers_busy;
 	aiofs_opstats_t	*ops;
 	size_t		 nops;

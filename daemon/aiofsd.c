@@ -35,7 +35,8 @@ usage(int status)
 	    "              [--max-inflight-total n] [--max-busy n] "
 	    "[--memory-budget bytes]\n"
 	    "              [--hello-timeout secs] [--frame-timeout secs] "
-	    "[--check-config]\n");
+	    "[--impersonate]\n"
+	    "              [--no-fast-path] [--check-config]\n");
 	exit(status);
 }
 
@@ -209,6 +210,9 @@ apply_option(int ch, const char *arg, int *level)
 	case 16:
 		opts.impersonate = 1;
 		break;
+	case 17:
+		opts.fast_path = 0;
+		break;
 	}
 }
 
@@ -241,6 +245,7 @@ main(int argc, char **argv)
 		{ "hello-timeout", required_argument, NULL, 14 },
 		{ "frame-timeout", required_argument, NULL, 15 },
 		{ "impersonate", no_argument, NULL, 16 },
+		{ "no-fast-path", no_argument, NULL, 17 },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*optstr = "s:w:r:c:fvqhV";
@@ -257,6 +262,7 @@ main(int argc, char **argv)
 	opts.mem_budget = AIOFS_MEM_BUDGET;
 	opts.hello_secs = AIOFS_HELLO_SECS;
 	opts.frame_secs = AIOFS_FRAME_SECS;
+	opts.fast_path = 1;
 	opts.policy.rootfd = -1;
 	opts.policy.max_inflight = AIOFS_MAX_INFLIGHT;
 	opts.policy.max_handles = AIOFS_MAX_HANDLES;

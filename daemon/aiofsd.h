@@ -61,6 +61,7 @@ struct policy {
 	int		 read_only;
 	int		 strict_paths;	/* RESOLVE_BENEATH, not IN_ROOT */
 	int		 allow_fd_passing;
+	int		 root_local;	/* root on a local fs (fast.c) */
 	char		*tmpdir;	/* inside the root; NULL = /tmp */
 	unsigned	 max_inflight;
 	unsigned	 max_handles;
@@ -91,6 +92,7 @@ struct options {
 	size_t		 mem_budget;
 	int		 reject_unknown;
 	int		 impersonate;
+	int		 fast_path;	/* loop tries cheap ops (fast.c) */
 	char		*config;
 	struct policy	 policy;	/* default policy */
 };
@@ -161,6 +163,15 @@ int		 frame_write(struct evbuffer *, const Response *);
 int		 frame_write_data(struct evbuffer *, uint64_t, int, void *,
 		     size_t, int, void (*)(const void *, size_t, void *),
 		     void *);
+
+/* fast.c: the loop's non-blocking first attempt. */
+#define FAST_MAX_IO	(64 * 1024)	/* most the loop reads for a req */
+extern __thread int fast_nowait;
+int		 fast_fs_local(int);
+void		 fast_punt(void);
+ssize_t		 fast_pread(int, void *, size_t, off_t);
+int		 fast_try(struct req *);
+int		 fast_file_ok(const struct hfile *);
 
 /* pool.c: the worker pool.  Lock order: never hold both queue locks. */
 struct poolq {				/* one connection's waiting reqs */
@@ -337,6 +348,7 @@ void		 req_set_path(struct req *, const char *);
 #define OP_FDPASS	0x10	/* needs allow_fd_passing */
 #define OP_DIRHANDLE	0x20	/* its handle may be a directory */
 #define OP_ABORTABLE	0x40	/* no side effects: interrupt if orphaned */
+#define OP_FAST		0x80	/* may complete on the loop (fast.c) */
 struct op {
 	const char	*name;
 	int		 op_case;
@@ -350,6 +362,7 @@ int		 dispatch_request(struct conn *, Request *);
 void		 dispatch_complete(struct req *);
 void		 dispatch_close_handle(struct conn *, uint64_t);
 uint64_t	 dispatch_handle_of(const Request *);
+int		 dispatch_fast_ok(struct req *);
 
 /* conn.c: one client connection. */
 #define CONN_HELLO	0x01	/* handshake done */
@@ -444,6 +457,8 @@ struct stats_global {
 	uint64_t	 bytes_in;
 	uint64_t	 bytes_out;
 	uint64_t	 inflight;
+	uint64_t	 loop_done;	/* completed by the loop's attempt */
+	uint64_t	 loop_punted;	/* tried there, went to a worker */
 };
 extern struct stats_global stats;
 uint64_t	 stats_now_ns(void);
@@ -541,6 +556,7 @@ struct hfile {
 	size_t		 spool_max;
 	int		 spool_dirfd;	/* O_PATH dir to roll over into */
 	struct conn	*owner;		/* spool bytes are charged to it */
+	int		 local;		/* on a local fs: fast.c may read */
 };
 struct hfile	*hfile_new(int, const struct fmode *, const char *);
 void		 hfile_free(struct hfile *);

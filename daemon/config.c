@@ -125,6 +125,8 @@ config_global(struct options *o, const char *key, const char *value)
 		return (config_bool(value, &o->reject_unknown));
 	if (strcmp(key, "impersonate") == 0)
 		return (config_bool(value, &o->impersonate));
+	if (strcmp(key, "fast_path") == 0)
+		return (config_bool(value, &o->fast_path));
 	if (strcmp(key, "workers") == 0) {
 		if (config_num(value, 1, 1024, &n) == -1)
 			return (-1);
@@ -272,6 +274,7 @@ policy_open_root(struct policy *p, char *err, size_t errlen)
 	}
 	free(p->root);
 	p->root = xstrdup(real);
+	p->root_local = fast_fs_local(p->rootfd);
 	return (0);
 }
 
@@ -339,11 +342,13 @@ config_print(FILE *fp)
 	fprintf(fp, "[global]\nsocket = %s\nworkers = %d\nmax_frame = %u\n"
 	    "max_connections = %u\nmax_connections_per_uid = %u\n"
 	    "reject_unknown = %s\nmax_inflight_total = %u\nmax_busy = %u\n"
-	    "memory_budget = %zu\nhello_timeout = %u\nframe_timeout = %u\n",
+	    "memory_budget = %zu\nhello_timeout = %u\nframe_timeout = %u\n"
+	    "impersonate = %s\nfast_path = %s\n",
 	    opts.socket_path, opts.workers, opts.max_frame, opts.max_conns,
 	    opts.max_conns_per_uid, opts.reject_unknown ? "yes" : "no",
 	    opts.max_inflight_all, opts.max_busy, opts.mem_budget,
-	    opts.hello_secs, opts.frame_secs);
+	    opts.hello_secs, opts.frame_secs, opts.impersonate ? "yes" : "no",
+	    opts.fast_path ? "yes" : "no");
 	for (i = 0; i <= policies.n; i++) {
 		p = i == 0 ? &opts.policy : &policies.v[i - 1];
 		if (i == 0)

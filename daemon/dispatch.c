@@ -48,8 +48,9 @@ static const struct op ops[] = {
 	{ "stats", OPC(STATS), ops_stats_work, NULL, OP_INLINE },
 
 	{ "open", OPC(OPEN), ops_file_open_work, ops_file_open_check,
-	    OP_NEWHANDLE },
-	{ "read", OPC(READ), ops_file_read_work, NULL, OP_HANDLE | OP_ABORTABLE },
+	    OP_NEWHANDLE | OP_FAST },
+	{ "read", OPC(READ), ops_file_read_work, NULL,
+	    OP_HANDLE | OP_ABORTABLE | OP_FAST },
 	{ "readlines", OPC(READLINES), ops_file_readlines_work, NULL,
 	    OP_HANDLE | OP_ABORTABLE },
 	{ "write", OPC(WRITE), ops_file_write_work, NULL, OP_HANDLE },
@@ -61,8 +62,9 @@ static const struct op ops[] = {
 	{ "truncate", OPC(TRUNCATE), ops_file_truncate_work, NULL,
 	    OP_HANDLE },
 	{ "close", OPC(CLOSE), ops_file_close_work, NULL,
-	    OP_HANDLE | OP_CLOSES | OP_DIRHANDLE },
-	{ "pread", OPC(PREAD), ops_file_pread_work, NULL, OP_HANDLE | OP_ABORTABLE },
+	    OP_HANDLE | OP_CLOSES | OP_DIRHANDLE | OP_FAST },
+	{ "pread", OPC(PREAD), ops_file_pread_work, NULL,
+	    OP_HANDLE | OP_ABORTABLE | OP_FAST },
 	{ "pwrite", OPC(PWRITE), ops_file_pwrite_work, NULL, OP_HANDLE },
 	{ "fsync", OPC(FSYNC), ops_file_fsync_work, NULL, OP_HANDLE },
 	{ "fdatasync", OPC(FDATASYNC), ops_file_fdatasync_work, NULL,
@@ -74,12 +76,12 @@ static const struct op ops[] = {
 	{ "openfd", OPC(OPENFD), ops_file_openfd_work, ops_file_openfd_check,
 	    OP_FDPASS },
 	{ "readfile", OPC(READFILE), ops_file_readfile_work, NULL,
-	    OP_ABORTABLE },
+	    OP_ABORTABLE | OP_FAST },
 	{ "writefile", OPC(WRITEFILE), ops_file_writefile_work, NULL,
 	    OP_WRITES },
 	{ "rollover", OPC(ROLLOVER), ops_temp_rollover_work, NULL, OP_HANDLE },
 
-	{ "stat", OPC(STAT), ops_os_stat_work, NULL, 0 },
+	{ "stat", OPC(STAT), ops_os_stat_work, NULL, OP_FAST },
 	{ "statvfs", OPC(STATVFS), ops_os_statvfs_work, NULL, 0 },
 	{ "sendfile", OPC(SENDFILE), ops_os_sendfile_work, NULL,
 	    OP_HANDLE | OP_WRITES },
@@ -186,6 +188,60 @@ dispatch_handle_of(const Request *m)
 	default:
 		return (0);
 	}
+}
+
+/*
+ * May this OP_FAST request try on the loop (fast.c)?  Only when it is
+ * cheap for sure: binary read-only opens, small reads on handles that
+ * qualify, stat by path.
+ */
+int
+dispatch_fast_ok(struct req *req)
+{
+	const Request	*m = req->msg;
+	struct fmode	 fm;
+	int		 kind;
+
+	switch (m->op_case) {
+	case OPC(STAT):
+		return (!m->stat->has_handle);
+	case OPC(OPEN):
+		if (m->open->encoding != NULL ||
+		    mode_parse(m->open->mode != NULL ? m->open->mode : "r",
+		    &fm) == -1)
+			return (0);
+		return (!fm.text && !fm.writable && !fm.create && !fm.trunc &&
+		    !fm.append);
+	case OPC(READFILE):
+		return (1);	/* it gives up on files over FAST_MAX_IO */
+	case OPC(READ):
+		kind = m->read->has_kind ? m->read->kind : 0;
+		if (!fast_file_ok(req->f))
+			return (0);
+		if (kind == AIOFS__V1__READ_KIND__READLINE ||
+		    kind == AIOFS__V1__READ_KIND__PEEK)
+			return (1);
+		return ((kind == AIOFS__V1__READ_KIND__READ ||
+		    kind == AIOFS__V1__READ_KIND__READ1) &&
+		    m->read->size > 0 && m->read->size <= FAST_MAX_IO);
+	case OPC(CLOSE):
+		return (fast_file_ok(req->f));
+	case OPC(PREAD):
+		/* Beside the FIFO: req->fd is the handle's own fd. */
+		return (req->f == NULL && m->pread->size <= FAST_MAX_IO);
+	default:
+		return (0);
+	}
+}
+
+/* Submit req: completed at once on the loop if it can be, else queued. */
+static void
+dispatch_submit(struct req *req)
+{
+	if (fast_try(req))
+		dispatch_complete(req);
+	else
+		pool_submit(req);
 }
 
 /* Dup the fd of handle hid for a worker; -1 if the handle is bad. */
@@ -348,9 +404,19 @@ dispatch_request(struct conn *conn, Request *msg)
 			/*
 			 * pread on a read-only binary file touches no handle
 			 * state: it runs beside the FIFO, on a dup of the fd,
-			 * so many can be in flight on one handle.
+			 * so many can be in flight on one handle.  The loop
+			 * tries it first on the fd itself.
 			 */
 			req->hid = 0;
+			if (fast_file_ok(h->f)) {
+				req->fd = h->f->fd;
+				e = fast_try(req);
+				req->fd = -1;
+				if (e) {
+					dispatch_complete(req);
+					return (0);
+				}
+			}
 			req->fd = fcntl(h->f->fd, F_DUPFD_CLOEXEC, 0);
 			if (req->fd == -1) {
 				req_fail(req, errno, NULL);
@@ -368,7 +434,7 @@ dispatch_request(struct conn *conn, Request *msg)
 		h->busy = 1;
 		req->f = h->f;
 	}
-	pool_submit(req);
+	dispatch_submit(req);
 	return (0);
 }
 

@@ -233,6 +233,22 @@ hfile_spool_reserve(struct hfile *f, size_t end)
 	return (0);
 }
 
+/*
+ * A buffer for a chunk of read data.  Large ones are page-aligned: the
+ * kernel copies into an aligned destination several times faster.
+ */
+static char *
+chunk_alloc(size_t n)
+{
+	void	*p;
+
+	if (n < FAST_MAX_IO)
+		return (xmalloc(n == 0 ? 1 : n));
+	if (posix_memalign(&p, 4096, n) != 0)
+		fatal("posix_memalign");
+	return (p);
+}
+
 /* read(2) on f (or its spool), retrying EINTR. */
 static ssize_t
 hfile_raw_read(struct hfile *f, void *buf, size_t n)
@@ -248,8 +264,8 @@ hfile_raw_read(struct hfile *f, void *buf, size_t n)
 		f->spool_pos += n;
 		return (n);
 	}
-	while ((r = read(f->fd, buf, n)) == -1 && errno == EINTR &&
-	    !pool_cancelled())
+	while ((r = fast_pread(f->fd, buf, n, -1)) == -1 && errno == EINTR &&
+	    !fast_nowait && !pool_cancelled())
 		;
 	return (r);
 }
@@ -476,6 +492,32 @@ outbuf_add(struct outbuf *o, const void *p, size_t n)
 	o->len += n;
 }
 
+/*
+ * Undo hfile_take_bytes: put the n bytes at p back in front of the
+ * read-ahead, for a read the loop gave up on halfway (fast.c).
+ */
+static void
+hfile_pushback(struct hfile *f, const char *p, size_t n)
+{
+	size_t	 have = f->rlen - f->rpos;
+
+	if (n == 0)
+		return;
+	if (n <= f->rpos) {
+		f->rpos -= n;
+		memcpy(f->rbuf + f->rpos, p, n);
+		return;
+	}
+	if (f->rcap < have + n) {
+		f->rcap = have + n;
+		f->rbuf = xrealloc(f->rbuf, f->rcap);
+	}
+	memmove(f->rbuf + n, f->rbuf + f->rpos, have);
+	memcpy(f->rbuf, p, n);
+	f->rpos = 0;
+	f->rlen = have + n;
+}
+
 /* Take up to n buffered bytes (binary) into o. */
 static size_t
 hfile_take_bytes(struct hfile *f, struct outbuf *o, size_t n)
@@ -590,6 +632,8 @@ ops_file_read_work(struct req *req)
 			if (f->reof)
 				break;
 			if (hfile_fill(f, 0) == -1) {
+				if (fast_nowait)	/* a worker redoes it */
+					hfile_pushback(f, o.p, o.len);
 				hfile_read_error(req, errno);
 				free(o.p);
 				return;
@@ -656,6 +700,12 @@ ops_file_read_work(struct req *req)
 		calls++;
 		if ((n = hfile_fill(f, left > 0 && (size_t)left < opts.max_chunk ?
 		    (size_t)left : opts.max_chunk)) == -1) {
+			if (fast_nowait) {
+				/* A worker redoes the whole read. */
+				hfile_pushback(f, o.p, o.len);
+				free(o.p);
+				return;
+			}
 			if (o.len > 0 && errno != EILSEQ)
 				break;	/* report what we have */
 			hfile_read_error(req, errno);
@@ -1078,11 +1128,11 @@ ops_file_pread_work(struct req *req)
 	}
 	want = (size_t)c->left > opts.max_chunk ? opts.max_chunk :
 	    (size_t)c->left;
-	if (posix_memalign((void **)&buf, 4096, want == 0 ? 1 : want) != 0)
-		fatal("posix_memalign");
+	buf = chunk_alloc(want);
 	while (got < want) {
 		if (f == NULL)		/* read-only binary: outside the FIFO */
-			n = pread(req->fd, buf + got, want - got, c->offset);
+			n = fast_pread(req->fd, buf + got, want - got,
+			    c->offset);
 		else if (f->spooled) {
 			n = 0;
 			if ((size_t)c->offset < f->spool_len) {
@@ -1093,6 +1143,14 @@ ops_file_pread_work(struct req *req)
 			}
 		} else
 			n = pread(f->fd, buf + got, want - got, c->offset);
+		if (n == -1 && fast_nowait) {
+			/* Redo it all on a worker, from where it started. */
+			c->offset -= got;
+			c->left += got;
+			free(buf);
+			fast_punt();
+			return;
+		}
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -1250,9 +1308,9 @@ ops_file_info_work(struct req *req)
  */
 static int
 ops_file_open_fd(struct req *req, const char *path, const struct fmode *fm,
-    mode_t perm, const char *clientpath)
+    mode_t perm, const char *clientpath, struct stat *sbp)
 {
-	struct stat	 sb;
+	struct stat	 sb0, *sb = sbp != NULL ? sbp : &sb0;
 	int		 fd, fl;
 
 	fd = resolve_open(req, path, fm->oflags | O_NONBLOCK, perm);
@@ -1260,17 +1318,18 @@ ops_file_open_fd(struct req *req, const char *path, const struct fmode *fm,
 		req_fail(req, errno, clientpath);
 		return (-1);
 	}
-	if (fstat(fd, &sb) == -1) {
+	if (fstat(fd, sb) == -1) {
 		req_fail(req, errno, clientpath);
 		close(fd);
 		return (-1);
 	}
-	if (S_ISDIR(sb.st_mode)) {
+	if (S_ISDIR(sb->st_mode)) {
 		req_fail(req, EISDIR, clientpath);
 		close(fd);
 		return (-1);
 	}
-	if ((fl = fcntl(fd, F_GETFL)) != -1)
+	/* O_NONBLOCK kept a FIFO's open from blocking; reads may block. */
+	if (!S_ISREG(sb->st_mode) && (fl = fcntl(fd, F_GETFL)) != -1)
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	return (fd);
 }
@@ -1321,7 +1380,8 @@ ops_file_openfd_check(struct req *req)
  */
 static int
 ops_file_open_path(struct req *req, const ProtobufCBinaryData *bin,
-    const char *mode, uint32_t perm, struct fmode *fm, char **clientpath)
+    const char *mode, uint32_t perm, struct fmode *fm, char **clientpath,
+    struct stat *sb)
 {
 	char	*path;
 
@@ -1330,7 +1390,7 @@ ops_file_open_path(struct req *req, const ProtobufCBinaryData *bin,
 	    resolve_path(req, bin, &path) == -1)
 		return (-1);
 	return (ops_file_open_fd(req, path, fm, perm != 0 ? perm : 0666,
-	    *clientpath));
+	    *clientpath, sb));
 }
 
 /* open(path, mode, buffering, encoding, errors, newline). */
@@ -1340,14 +1400,17 @@ ops_file_open_work(struct req *req)
 	Aiofs__V1__Open	*m = req->msg->open;
 	struct fmode	 fm;
 	struct hfile	*f;
+	struct stat	 sb;
 	char		*clientpath;
 	int		 fd;
 
 	fd = ops_file_open_path(req, &m->path, m->mode, m->has_perm ?
-	    m->perm : 0, &fm, &clientpath);
+	    m->perm : 0, &fm, &clientpath, &sb);
 	if (fd == -1)
 		return;
 	f = hfile_new(fd, &fm, clientpath);
+	/* On the loop, the lookup could not leave the (local) root fs. */
+	f->local = S_ISREG(sb.st_mode) && (fast_nowait || fast_fs_local(fd));
 	if (hfile_setup(req, f, m->has_buffering ? m->buffering : -1,
 	    m->encoding, m->errors, m->newline != NULL, m->newline) == -1) {
 		hfile_free(f);
@@ -1414,7 +1477,7 @@ ops_file_openfd_work(struct req *req)
 	int			 fd;
 
 	fd = ops_file_open_path(req, &m->path, m->mode, m->has_perm ?
-	    m->perm : 0, &fm, &clientpath);
+	    m->perm : 0, &fm, &clientpath, NULL);
 	if (fd == -1)
 		return;
 	req->fd = fd;
@@ -1440,7 +1503,7 @@ ops_file_readfile_work(struct req *req)
 			return;
 		mode_parse("rb", &fm);
 		c = xcalloc(1, sizeof *c);
-		c->fd = ops_file_open_fd(req, path, &fm, 0, clientpath);
+		c->fd = ops_file_open_fd(req, path, &fm, 0, clientpath, &sb);
 		if (c->fd == -1) {
 			free(c);
 			return;
@@ -1454,22 +1517,35 @@ ops_file_readfile_work(struct req *req)
 		 * what is left, so a short read says EOF without a second
 		 * pread, and a 4 KiB file does not cost a 1 MiB buffer.
 		 */
-		if (fstat(c->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		if (S_ISREG(sb.st_mode)) {
 			size = sb.st_size > c->offset ?
 			    sb.st_size - c->offset + 1 : 1;
 			if (c->left < 0 || size < c->left)
 				c->hint = size;
+		}
+		/* The loop reads only small regular files. */
+		if (fast_nowait && (!S_ISREG(sb.st_mode) ||
+		    (c->hint > 0 ? c->hint : c->left) > FAST_MAX_IO)) {
+			fast_punt();
+			return;
 		}
 	}
 	want = c->left < 0 || (size_t)c->left > opts.max_chunk ?
 	    opts.max_chunk : (size_t)c->left;
 	if (c->hint > 0 && (size_t)c->hint < want)
 		want = c->hint;
-	c->hint = 0;
-	if (posix_memalign((void **)&buf, 4096, want == 0 ? 1 : want) != 0)
-		fatal("posix_memalign");
+	buf = chunk_alloc(want);
 	while (got < want) {
-		n = pread(c->fd, buf + got, want - got, c->offset);
+		n = fast_pread(c->fd, buf + got, want - got, c->offset);
+		if (n == -1 && fast_nowait) {
+			/* Redo it all on a worker, from where it started. */
+			c->offset -= got;
+			if (c->left >= 0)
+				c->left += got;
+			free(buf);
+			fast_punt();
+			return;
+		}
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -1484,6 +1560,7 @@ ops_file_readfile_work(struct req *req)
 		if (c->left > 0)
 			c->left -= n;
 	}
+	c->hint = 0;
 	if (got == want && c->left != 0 && want > 0)
 		req->more = 1;
 	req_set_data(req, buf, got, !req->more);
@@ -1513,7 +1590,7 @@ ops_file_writefile_work(struct req *req)
 	if (!m->atomic) {
 		mode_parse(m->append ? "ab" : "wb", &fm);
 		if ((fd = ops_file_open_fd(req, path, &fm, perm,
-		    clientpath)) == -1)
+		    clientpath, NULL)) == -1)
 			return;
 	} else {
 		if ((dfd = resolve_parent(req, path, &last)) == -1) {

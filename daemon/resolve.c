@@ -226,6 +226,19 @@ resolve_open(struct req *req, const char *path, int flags, mode_t mode)
 	if (flags & (O_CREAT | O_TMPFILE))
 		how.mode = mode & 07777;
 	how.resolve = req->sess->resolve;
+	if (fast_nowait) {
+		/*
+		 * On the loop: the dcache only, and never into another
+		 * mount, so the lookup stays on the (local) root file
+		 * system.  Anything else is redone on a worker.
+		 */
+		how.resolve |= RESOLVE_CACHED | RESOLVE_NO_XDEV;
+		fd = resolve_openat2(req->sess->rootfd, path, &how);
+		if (fd == -1 && (errno == EAGAIN || errno == EXDEV ||
+		    errno == EINTR))
+			fast_punt();
+		return (fd);
+	}
 	for (;;) {
 		fd = resolve_openat2(req->sess->rootfd, path, &how);
 		if (fd != -1)

@@ -108,7 +108,8 @@ stats_fill(Aiofs__V1__StatsReply *r, struct req *req)
 	r->has_connections_rejected = r->has_inflight = 1;
 	r->has_queue_depth = r->has_workers = r->has_workers_busy = 1;
 	r->has_bytes_in = r->has_bytes_out = r->has_requests_total = 1;
-	r->has_protocol_errors = 1;
+	r->has_protocol_errors = r->has_loop_completed = 1;
+	r->has_loop_punted = 1;
 	r->connections_current = stats.conns_current;
 	r->connections_total = stats.conns_total;
 	r->connections_rejected = stats.conns_rejected;
@@ -120,6 +121,8 @@ stats_fill(Aiofs__V1__StatsReply *r, struct req *req)
 	r->bytes_out = stats.bytes_out;
 	r->requests_total = stats.requests;
 	r->protocol_errors = stats.protocol_errors;
+	r->loop_completed = stats.loop_done;
+	r->loop_punted = stats.loop_punted;
 
 	table = dispatch_table(&nops);
 	if (nops > STATS_MAXOPS)

@@ -2291,9 +2291,189 @@ rd_cb(aiofs_req_t *req)
 		s->ok++;
 }
 
+/* The daemon's loop counters (Stats.loop_completed, loop_punted). */
+static void
+loop_counts(struct cl *c, uint64_t *done, uint64_t *punted)
+{
+	aiofs_req_t	 st;
+
+	rinit(&st);
+	ck_assert_int_eq(aiofs_stats(c->h, &st, NULL), 0);
+	*done = st.stats.loop_completed;
+	*punted = st.stats.loop_punted;
+	aiofs_req_cleanup(&st);
+}
+
+/* Drop a host file's pages from the page cache. */
+static void
+host_uncache(struct cl *c, const char *rel)
+{
+	int	 fd;
+
+	fd = open(hp(c, rel), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fdatasync(fd), 0);
+	ck_assert_int_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+}
+
+/* The cheap ops of a session, every one tried on the loop or not. */
+static void
+fast_ops(struct cl *c)
+{
+	aiofs_req_t	 req;
+	aiofs_file_t	 f;
+	int		 i;
+
+	for (i = 0; i < 10; i++) {
+		rinit(&req);
+		ck_assert_int_eq(aiofs_stat(c->h, &req, "small", 1, NULL), 0);
+		ck_assert_int_eq(req.st.size, 12);
+		aiofs_req_cleanup(&req);
+	}
+	f = xopen(c, "small", "rb", NULL);
+	xread_is(c, f, 5, AIOFS_READ, "hello");
+	xread_is(c, f, -1, AIOFS_READLINE, " world\n");
+	xclose(c, f);
+	rinit(&req);
+	ck_assert_int_eq(aiofs_readfile(c->h, &req, "small", 0, -1, NULL),
+	    12);
+	ck_assert_mem_eq(req.buf, "hello world\n", 12);
+	aiofs_req_cleanup(&req);
+	/* Errors are the same from the loop: ENOENT from the dcache. */
+	rinit(&req);
+	ck_assert_int_eq(aiofs_stat(c->h, &req, "missing", 1, NULL),
+	    -ENOENT);
+	aiofs_req_cleanup(&req);
+}
+
+START_TEST(test_fast_loop)
+{
+	static const char *const off[] = { "--no-fast-path", NULL };
+	struct cl	 c;
+	aiofs_file_t	 f;
+	uint64_t	 d0, p0, d1, p1;
+
+	cl_start(&c, NULL);
+	host_put(&c, "small", "hello world\n", 12);
+	loop_counts(&c, &d0, &p0);
+	fast_ops(&c);
+	loop_counts(&c, &d1, &p1);
+	/* 11 stats, open, 2 reads, close, readfile: all tried. */
+	ck_assert_uint_eq((d1 - d0) + (p1 - p0), 16);
+	ck_assert_uint_ge(d1 - d0, 12);
+	/* Text mode, writable handles and large reads are never tried. */
+	f = xopen(&c, "small", "r", NULL);
+	xread_is(&c, f, -1, AIOFS_READ, "hello world\n");
+	xclose(&c, f);
+	f = xopen(&c, "small", "r+b", NULL);
+	xread_is(&c, f, 5, AIOFS_READ, "hello");
+	xclose(&c, f);
+	f = xopen(&c, "small", "rb", NULL);
+	xread_is(&c, f, 100000, AIOFS_READ, "hello world\n");
+	xclose(&c, f);
+	loop_counts(&c, &d0, &p0);
+	/* Only the last open and close were tried. */
+	ck_assert_uint_eq((d0 - d1) + (p0 - p1), 2);
+	cl_stop(&c);
+
+	/* --no-fast-path: the same results, all from workers. */
+	cl_start(&c, off);
+	host_put(&c, "small", "hello world\n", 12);
+	fast_ops(&c);
+	loop_counts(&c, &d1, &p1);
+	ck_assert_uint_eq(d1, 0);
+	ck_assert_uint_eq(p1, 0);
+	cl_stop(&c);
+}
+END_TEST
+
+/* Punts by the loop so far. */
+static uint64_t
+loop_punts(struct cl *c)
+{
+	uint64_t	 done, punted;
+
+	loop_counts(c, &done, &punted);
+	return (punted);
+}
+
+START_TEST(test_fast_punt_uncached)
+{
+	struct cl	 c;
+	aiofs_file_t	 f;
+	aiofs_req_t	 req;
+	uint8_t		*want, *small;
+	char		*got;
+	size_t		 n = 256 * 1024, len;
+	uint64_t	 p0;
+	int		 i, seen[3] = { 0, 0, 0 };
+
+	cl_start(&c, NULL);
+	want = host_pattern_file(&c, "big", n, 7);
+	small = host_pattern_file(&c, "small", 8192, 8);
+	/*
+	 * Dropping pages races with read-ahead still in flight, so each case
+	 * is repeated until the loop was seen to give up on it; the data
+	 * must be right every time, punted or not.
+	 */
+	for (i = 0; i < 20 && !(seen[0] && seen[1] && seen[2]); i++) {
+		host_uncache(&c, "big");
+		f = xopen(&c, "big", "rb", NULL);
+		got = xread2(&c, f, 4, AIOFS_READ, &len);
+		ck_assert_uint_eq(len, 4);
+		ck_assert(memcmp(got, want, 4) == 0);
+		free(got);
+		/*
+		 * The read-ahead left by read(4) is taken first, then the
+		 * fill would block: those bytes go back, and a worker does
+		 * the whole read.
+		 */
+		host_uncache(&c, "big");
+		p0 = loop_punts(&c);
+		got = xread2(&c, f, 20000, AIOFS_READ, &len);
+		seen[0] += loop_punts(&c) > p0;
+		ck_assert_uint_eq(len, 20000);
+		ck_assert(memcmp(got, want + 4, 20000) == 0);
+		free(got);
+		got = xread2(&c, f, 30000, AIOFS_READ, &len);
+		ck_assert_uint_eq(len, 30000);
+		ck_assert(memcmp(got, want + 20004, 30000) == 0);
+		free(got);
+
+		host_uncache(&c, "big");
+		p0 = loop_punts(&c);
+		rinit(&req);
+		ck_assert_int_eq(aiofs_pread(c.h, &req, f, 4096, 100000,
+		    NULL), 4096);
+		seen[1] += loop_punts(&c) > p0;
+		ck_assert(memcmp(req.buf, want + 100000, 4096) == 0);
+		aiofs_req_cleanup(&req);
+		xclose(&c, f);
+
+		host_uncache(&c, "small");
+		p0 = loop_punts(&c);
+		rinit(&req);
+		ck_assert_int_eq(aiofs_readfile(c.h, &req, "small", 0, -1,
+		    NULL), 8192);
+		seen[2] += loop_punts(&c) > p0;
+		ck_assert(memcmp(req.buf, small, 8192) == 0);
+		aiofs_req_cleanup(&req);
+	}
+	ck_assert_msg(seen[0] && seen[1] && seen[2], "the loop never gave "
+	    "up on read %d, pread %d, readfile %d: the test directory must "
+	    "be on a disk-backed file system", seen[0], seen[1], seen[2]);
+	free(want);
+	free(small);
+	cl_stop(&c);
+}
+END_TEST
+
 START_TEST(test_cancel_queued)
 {
-	static const char *const extra[] = { "-w", "1", NULL };
+	/* Queued means not tried on the loop first: stat is cheap. */
+	static const char *const extra[] = { "-w", "1", "--no-fast-path",
+	    NULL };
 	struct cl	 c;
 	aiofs_file_t	 f;
 	aiofs_req_t	 rd, *reqs;
@@ -3278,6 +3458,8 @@ client_suite(void)
 	tc = tcase_create("concurrency");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_cancel_queued);
+	tcase_add_test(tc, test_fast_loop);
+	tcase_add_test(tc, test_fast_punt_uncached);
 	tcase_add_test(tc, test_cancel_running_read);
 	tcase_add_test(tc, test_cancel_many_stats);
 	tcase_add_test(tc, test_handle_fifo_1000);
