@@ -179,10 +179,12 @@ struct poolq {				/* one connection's waiting reqs */
 	unsigned	 running;
 	int		 linked;	/* on the ready list */
 	int		 throttled;	/* output full: take nothing */
+	size_t		 unqueued;	/* bulk data done, not yet output */
 	TAILQ_ENTRY(poolq) entry;
 };
 void		 pool_queue_init(struct poolq *);
 void		 pool_throttle(struct poolq *, int);
+void		 pool_output(struct poolq *, size_t);
 int		 pool_start(int);
 void		 pool_stop(void);
 void		 pool_submit(struct req *);
@@ -290,6 +292,7 @@ struct req {
 	enum req_state	 state;
 	int		 cancelled;
 	int		 internal;	/* made by the daemon: no reply */
+	size_t		 unqueued;	/* bulk bytes counted in its poolq */
 
 	uint64_t	 hid;		/* handle id, if op has one */
 	struct hfile	*f;		/* the handle's file (FIFO-owned) */
@@ -324,6 +327,8 @@ struct req {
 };
 
 struct req	*req_new(struct conn *, Request *);
+char		*chunk_alloc(size_t);
+void		 chunk_free(void *);
 void		*req_alloc(struct req *, size_t);
 char		*req_strdup(struct req *, const char *);
 void		*req_memdup(struct req *, const void *, size_t);

@@ -538,6 +538,11 @@ dispatch_complete(struct req *req)
 	if (req->op != NULL && !req->more)
 		stats_record((int)(req->op - ops), req->error,
 		    stats_now_ns() - req->start_ns);
+	if (req->unqueued > 0) {
+		/* Its data goes on the output now (or nowhere). */
+		pool_output(&conn->pq, req->unqueued);
+		req->unqueued = 0;
+	}
 	if (conn == NULL) {
 		req_free(req);
 		return;
@@ -613,7 +618,7 @@ dispatch_free_payload(const void *data, size_t len, void *arg)
 {
 	(void)len;
 	(void)arg;
-	free((void *)data);
+	chunk_free((void *)data);
 }
 
 /* Pack and queue the reply (or this chunk of it) for req. */

@@ -233,22 +233,6 @@ hfile_spool_reserve(struct hfile *f, size_t end)
 	return (0);
 }
 
-/*
- * A buffer for a chunk of read data.  Large ones are page-aligned: the
- * kernel copies into an aligned destination several times faster.
- */
-static char *
-chunk_alloc(size_t n)
-{
-	void	*p;
-
-	if (n < FAST_MAX_IO)
-		return (xmalloc(n == 0 ? 1 : n));
-	if (posix_memalign(&p, 4096, n) != 0)
-		fatal("posix_memalign");
-	return (p);
-}
-
 /* read(2) on f (or its spool), retrying EINTR. */
 static ssize_t
 hfile_raw_read(struct hfile *f, void *buf, size_t n)
@@ -1147,7 +1131,7 @@ ops_file_pread_work(struct req *req)
 			/* Redo it all on a worker, from where it started. */
 			c->offset -= got;
 			c->left += got;
-			free(buf);
+			chunk_free(buf);
 			fast_punt();
 			return;
 		}
@@ -1157,7 +1141,7 @@ ops_file_pread_work(struct req *req)
 			if (got > 0)
 				break;
 			req_fail(req, errno, NULL);
-			free(buf);
+			chunk_free(buf);
 			return;
 		}
 		if (n == 0)
@@ -1181,10 +1165,10 @@ ops_file_pread_work(struct req *req)
 		    !req->more) == -1 || textio_take(c->text, -1, !req->more,
 		    &out, &outlen) == -1) {
 			hfile_read_error(req, errno);
-			free(buf);
+			chunk_free(buf);
 			return;
 		}
-		free(buf);
+		chunk_free(buf);
 		buf = out;
 		got = outlen;
 	}
@@ -1542,7 +1526,7 @@ ops_file_readfile_work(struct req *req)
 			c->offset -= got;
 			if (c->left >= 0)
 				c->left += got;
-			free(buf);
+			chunk_free(buf);
 			fast_punt();
 			return;
 		}
@@ -1550,7 +1534,7 @@ ops_file_readfile_work(struct req *req)
 			continue;
 		if (n == -1) {
 			req_fail(req, errno, NULL);
-			free(buf);
+			chunk_free(buf);
 			return;
 		}
 		if (n == 0)

@@ -96,6 +96,10 @@ pool_run(struct req *req)
 	q = pool_queue_of(req);
 	pthread_mutex_lock(&wq_mutex);
 	q->running--;
+	if (req->conn != NULL && req->buflen >= FAST_MAX_IO) {
+		req->unqueued = req->buflen;
+		q->unqueued += req->buflen;
+	}
 	wake = !TAILQ_EMPTY(&q->reqs) && wq_idle > 0;
 	pthread_mutex_unlock(&wq_mutex);
 	if (wake)
@@ -127,7 +131,7 @@ pool_take(void)
 
 	TAILQ_FOREACH(q, &wq_ready, entry) {
 		if (q != &wq_anon && (q->running >= opts.max_busy ||
-		    q->throttled))
+		    q->throttled || q->unqueued > AIOFS_OUT_HIWAT))
 			continue;
 		req = TAILQ_FIRST(&q->reqs);
 		TAILQ_REMOVE(&q->reqs, req, qentry);
@@ -157,6 +161,28 @@ pool_throttle(struct poolq *q, int on)
 	pthread_mutex_lock(&wq_mutex);
 	q->throttled = on;
 	wake = !on && !TAILQ_EMPTY(&q->reqs) && wq_idle > 0;
+	pthread_mutex_unlock(&wq_mutex);
+	if (wake)
+		pthread_cond_broadcast(&wq_cond);
+}
+
+/*
+ * The loop has put n bytes of bulk data, counted when a worker produced
+ * them, on q's connection's output, where the output throttle sees them.
+ * Until then they count against the same high watermark: workers run
+ * ahead of the loop, and without this a connection with many large reads
+ * in flight could have all of them finished and waiting in memory at once.
+ */
+void
+pool_output(struct poolq *q, size_t n)
+{
+	int	 wake;
+
+	pthread_mutex_lock(&wq_mutex);
+	q->unqueued -= n;
+	wake = q->unqueued + n > AIOFS_OUT_HIWAT &&
+	    q->unqueued <= AIOFS_OUT_HIWAT && !TAILQ_EMPTY(&q->reqs) &&
+	    wq_idle > 0;
 	pthread_mutex_unlock(&wq_mutex);
 	if (wake)
 		pthread_cond_broadcast(&wq_cond);

@@ -8,7 +8,10 @@
  * place any of it is freed.  A streaming op's chunks are released one by
  * one with req_chunk_reset().
  */
+#include <sys/mman.h>
+
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +59,77 @@ req_new(struct conn *conn, Request *msg)
 	return (req);
 }
 
+/*
+ * Buffers for chunks of read data.  Large ones are page-aligned (the
+ * kernel copies into an aligned destination several times faster) and
+ * come from a region of CHUNK_SLOTS slots of max_chunk bytes, reused
+ * through a free list: posix_memalign'd megabytes freed on another thread
+ * fragment glibc's heap until it holds hundreds of megabytes that no
+ * aligned request fits in again.  The region is only reserved: a slot
+ * costs memory once used, and the output throttles keep the slots in use
+ * to about 12 per connection streaming data (docs/performance.md).  When
+ * every slot is taken, plain posix_memalign.  Any thread.
+ */
+#define CHUNK_SLOTS	256
+
+static pthread_mutex_t	 chunk_mutex = PTHREAD_MUTEX_INITIALIZER;
+static char		*chunk_region;
+static size_t		 chunk_size;
+static unsigned		 chunk_free_slots[CHUNK_SLOTS];
+static unsigned		 chunk_nfree;
+
+/* A buffer for n bytes of read data; chunk_free() it. */
+char *
+chunk_alloc(size_t n)
+{
+	void		*p = NULL;
+	unsigned	 i;
+
+	if (n < FAST_MAX_IO)
+		return (xmalloc(n == 0 ? 1 : n));
+	pthread_mutex_lock(&chunk_mutex);
+	if (chunk_region == NULL) {
+		chunk_size = opts.max_chunk;
+		p = mmap(NULL, CHUNK_SLOTS * chunk_size, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+		if (p == MAP_FAILED)
+			fatal("mmap");
+		__atomic_store_n(&chunk_region, p, __ATOMIC_RELEASE);
+		for (i = 0; i < CHUNK_SLOTS; i++)
+			chunk_free_slots[i] = CHUNK_SLOTS - 1 - i;
+		chunk_nfree = CHUNK_SLOTS;
+		p = NULL;
+	}
+	if (n <= chunk_size && chunk_nfree > 0)
+		p = chunk_region + chunk_free_slots[--chunk_nfree] *
+		    chunk_size;
+	pthread_mutex_unlock(&chunk_mutex);
+	if (p == NULL && posix_memalign(&p, 4096, n) != 0)
+		fatal("posix_memalign");
+	return (p);
+}
+
+/* Free a buffer of chunk_alloc() (or of malloc). */
+void
+chunk_free(void *p)
+{
+	char	*c = p, *region;
+
+	if (c == NULL)
+		return;
+	/* A slot's pointer reached this thread after the region was set. */
+	region = __atomic_load_n(&chunk_region, __ATOMIC_ACQUIRE);
+	if (region == NULL || c < region ||
+	    c >= region + CHUNK_SLOTS * chunk_size) {
+		free(p);
+		return;
+	}
+	pthread_mutex_lock(&chunk_mutex);
+	chunk_free_slots[chunk_nfree++] = (c - region) / chunk_size;
+	pthread_mutex_unlock(&chunk_mutex);
+}
+
 /* Free the arena and the per-chunk results; keep the request itself. */
 void
 req_chunk_reset(struct req *req)
@@ -68,7 +142,7 @@ req_chunk_reset(struct req *req)
 	}
 	req->arena = NULL;
 	req->inl_used = 0;
-	free(req->buf);
+	chunk_free(req->buf);
 	req->buf = NULL;
 	req->buflen = 0;
 	req->eof = 0;
@@ -233,7 +307,7 @@ req_set_count(struct req *req, int64_t n)
 void
 req_set_data(struct req *req, void *buf, size_t len, int eof)
 {
-	free(req->buf);
+	chunk_free(req->buf);
 	req->buf = buf;
 	req->buflen = len;
 	req->eof = eof;

@@ -1786,6 +1786,110 @@ START_TEST(test_pread_big)
 }
 END_TEST
 
+static int	drive_until(aiofs_t *, const int *, int, int);
+
+/* Completion of one bulk pread: check it, issue the next. */
+struct bulk {
+	struct cl	*c;
+	aiofs_file_t	 f;
+	const uint8_t	*want;
+	size_t		 size;
+	int		 issued, done, bad;
+	char		*bufs[64];
+	int64_t		 offs[64];
+	aiofs_req_t	 reqs[64];
+};
+
+static void	bulk_issue(struct bulk *, int);
+
+static void
+bulk_cb(aiofs_req_t *req)
+{
+	struct bulk	*b = req->data;
+	int		 slot = req - b->reqs;
+
+	b->done++;
+	if (req->result != (int64_t)MiB ||
+	    memcmp(b->bufs[slot], b->want + b->offs[slot], 64) != 0)
+		b->bad++;
+	aiofs_req_cleanup(req);
+	if (b->issued < 512)
+		bulk_issue(b, slot);
+}
+
+static void
+bulk_issue(struct bulk *b, int slot)
+{
+	int64_t	 off = (int64_t)(b->issued % (b->size / MiB)) * MiB;
+
+	memset(&b->reqs[slot], 0, sizeof b->reqs[slot]);
+	b->reqs[slot].data = b;
+	b->offs[slot] = off;
+	b->issued++;
+	ck_assert_int_eq(aiofs_preadinto(b->c->h, &b->reqs[slot], b->f,
+	    b->bufs[slot], MiB, off, bulk_cb), 0);
+}
+
+/* The daemon's peak RSS in KiB. */
+static long
+daemon_hwm_kb(struct cl *c)
+{
+	char	 path[64], line[256];
+	FILE	*fp;
+	long	 kb = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)c->d.pid);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+			break;
+	fclose(fp);
+	return (kb);
+}
+
+START_TEST(test_bulk_memory_bounded)
+{
+	struct cl	 c;
+	struct bulk	 b;
+	uint8_t		*want;
+	long		 kb;
+	int		 i;
+
+	cl_start(&c, NULL);
+	memset(&b, 0, sizeof b);
+	b.c = &c;
+	b.size = 64 * MiB;
+	want = host_pattern_file(&c, "bulk", b.size, 5);
+	b.want = want;
+	b.f = xopen(&c, "bulk", "rb", NULL);
+	for (i = 0; i < 64; i++) {
+		b.bufs[i] = malloc(MiB);
+		ck_assert_ptr_nonnull(b.bufs[i]);
+	}
+	/*
+	 * 64 MiB-sized reads in flight, 512 in all: the workers run ahead
+	 * of the loop, and the daemon must not hold every finished chunk
+	 * (nor fragment its heap with them).  It held 680 MiB once.
+	 */
+	for (i = 0; i < 64; i++)
+		bulk_issue(&b, i);
+	ck_assert_int_eq(drive_until(c.h, &b.done, 512, 60000), 0);
+	ck_assert_int_eq(b.bad, 0);
+	/* The last read of each slot landed where it belongs. */
+	for (i = 0; i < 64; i++) {
+		ck_assert(memcmp(b.bufs[i], want + b.offs[i], MiB) == 0);
+		free(b.bufs[i]);
+	}
+	kb = daemon_hwm_kb(&c);
+	ck_assert_msg(kb > 0 && kb < 256 * 1024, "daemon peak RSS %ld KiB "
+	    "for 64 MiB in flight", kb);
+	xclose(&c, b.f);
+	free(want);
+	cl_stop(&c);
+}
+END_TEST
+
 START_TEST(test_readlines_big)
 {
 	struct cl	 c;
@@ -3442,6 +3546,7 @@ client_suite(void)
 	tcase_add_test(tc, test_write_40mib);
 	tcase_add_test(tc, test_write_big_text_utf8_split);
 	tcase_add_test(tc, test_pread_big);
+	tcase_add_test(tc, test_bulk_memory_bounded);
 	tcase_add_test(tc, test_readlines_big);
 	tcase_add_test(tc, test_lines_10000);
 	tcase_add_test(tc, test_reader_writer);
