@@ -107,15 +107,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_daemon VAR NAME [ARGS]: aiofsd on $tmp/NAME.sock, root $tmp/NAME,
-# its pid in VAR.
+# start_daemon VAR NAME [ARGS]: aiofsd on $tmp/NAME.sock, root $tmp/NAME
+# (kept from an earlier start), its pid in VAR.
 start_daemon() {
 	local var=$1 name=$2 pid
 
 	shift 2
-	mkdir "$tmp/$name"
+	mkdir -p "$tmp/$name"
+	rm -f "$tmp/$name.sock"
 	"$daemon" -f -q -s "$tmp/$name.sock" -r "$tmp/$name" -w "$workers" \
-	    "$@" 2>"$tmp/$name.log" &
+	    "$@" 2>>"$tmp/$name.log" &
 	pid=$!
 	eval "$var=$pid"
 	for _ in $(seq 100); do
@@ -158,7 +159,20 @@ run_one() {
 	fi
 }
 
-start_daemon dpid main --allow-fd-passing
+# A fresh main daemon for every run, on the same root (the files stay):
+# aiofsd keeps memory it has freed (its malloc trim threshold is 64 MiB),
+# so with one daemon throughout, a cell's RSS would be what the earlier
+# cells left.  A daemon found dead counts as a failure.
+fresh_main() {
+	if [ -n "$dpid" ] && ! kill -0 "$dpid" 2>/dev/null; then
+		echo "run.sh: aiofsd died:" >&2
+		cat "$tmp/main.log" >&2
+		failed=$((failed + 1))
+		dpid=
+	fi
+	stop_daemon dpid
+	start_daemon dpid main --allow-fd-passing
+}
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -172,6 +186,7 @@ for op in $ops; do
 		args=(--op seqread --size "$seqsize") ;;
 	isolation)
 		# Once, at 1 in flight on 1 connection: the target's case.
+		fresh_main
 		run_one isolation 1 1 "$tmp/main.sock" "$dpid" \
 		    --op isolation --size "$isosize"
 		continue ;;
@@ -208,11 +223,12 @@ for op in $ops; do
 		args=(--op "$op") ;;
 	esac
 	for cell in $cells; do
+		fresh_main
 		run_one "$op" "${cell%%:*}" "${cell##*:}" "$tmp/main.sock" \
 		    "$dpid" "${args[@]}" --baseline
 	done
 done
-if ! kill -0 "$dpid" 2>/dev/null; then
+if [ -n "$dpid" ] && ! kill -0 "$dpid" 2>/dev/null; then
 	echo "run.sh: aiofsd died:" >&2
 	cat "$tmp/main.log" >&2
 	failed=$((failed + 1))
@@ -332,8 +348,8 @@ END {
 	print "same operations on the same files with plain syscalls in"
 	print "min(workers, in flight × conns) threads.  MB/s is 10^6 bytes/s."
 	print "Daemon RSS is the largest VmRSS sampled every 100 ms through the"
-	print "window and at its end (the daemon's memory is not returned between"
-	print "runs, so a cell also carries what earlier cells left)."
+	print "window and at its end; every cell has a freshly started aiofsd, as"
+	print "it keeps the memory it frees."
 	sockrows()
 	isorows()
 	idlerows()
