@@ -28,6 +28,24 @@
  * (one process serving all of them with poll, as the daemon's one loop
  * thread does) with N 16-byte messages in flight on each.
  *
+ * The seqread baseline has a second reference beside in-process pread:
+ * plain Unix-socket bulk transfer, C socketpairs to a forked writer (one
+ * poll loop, like the daemon's) that sends the same 1 MiB buffer over and
+ * over, each read by a thread into a warm 1 MiB buffer.  It is the ceiling
+ * of any inline read through a socket, so seqread's target is set
+ * against it.
+ *
+ * Two ops are not throughput runs.  isolation measures stat at N in flight
+ * on C probe connections alone and while one more connection (its own
+ * aiofs_t and thread) streams the --size file inline, again and again; the
+ * two alternate in rounds, so that the machine's other load, which drifts,
+ * weighs on both alike.
+ * idle opens C connections, holds them, and reads the daemon's RSS before
+ * and after to price an idle connection.
+ *
+ * While the window runs, the main thread samples the daemon's VmRSS every
+ * 100 ms; the largest sample is reported, with VmHWM.
+ *
  * Latencies go into a log-linear histogram per thread (64 sub-buckets per
  * power of two: under 1.6% error), merged after the threads are joined.
  */
@@ -67,6 +85,12 @@
 #define BENCH_SEQ_DEFAULT	(1024LL * 1024 * 1024)
 #define BENCH_NCREATE		1024	/* names per connection */
 #define BENCH_PING_MSG		16
+#define BENCH_ISO_DEPTH		4	/* isolation: stream reads in flight */
+#define BENCH_ISO_ROUNDS	4	/* isolation: alone/beside pairs */
+#define BENCH_BULK_SNDBUF	(4 * 1024 * 1024)	/* as aiofsd's */
+#define BENCH_RSS_PERIOD	100000000ULL	/* ns between RSS samples */
+#define BENCH_MAX_CONNS		1024	/* a thread each */
+#define BENCH_MAX_IDLE		1000000
 
 #define HIST_SUB_BITS		6
 #define HIST_SUB		(1 << HIST_SUB_BITS)
@@ -82,12 +106,14 @@ enum bench_op {
 	OP_CWC,			/* create-write-close */
 	OP_LISTDIR,
 	OP_MIXED,
+	OP_ISOLATION,		/* stat alone, then beside a stream */
+	OP_IDLE,		/* C idle connections */
 	OP__MAX
 };
 
 static const char *const op_names[OP__MAX] = {
 	"ping", "stat", "open-read-close", "read-file", "pread", "seqread",
-	"create-write-close", "listdir", "mixed"
+	"create-write-close", "listdir", "mixed", "isolation", "idle"
 };
 
 enum {
@@ -121,6 +147,8 @@ struct worker {
 	int		 idx;
 	pthread_t	 tid;
 	int		 started;
+	int		 op;		/* B.op, but isolation mixes two */
+	int		 nslots;	/* requests kept in flight */
 	aiofs_t		*h;
 	struct slot	*slots;
 	aiofs_file_t	 file;		/* pread, seqread handle */
@@ -150,7 +178,11 @@ struct summary {
 	double		 daemon_cpu;
 	double		 client_cpu;
 	double		 p50, p99, p999;	/* microseconds */
+	long		 rss_kb;	/* daemon: largest VmRSS, or -1 */
+	long		 hwm_kb;	/* daemon: VmHWM at the end, or -1 */
 	char		 errmsg[512];
+	char		 json[1024];	/* extra fields: ,"key":value... */
+	char		 text[1024];	/* the same, for people */
 };
 
 /* Options and shared run state. */
@@ -162,6 +194,7 @@ static struct {
 	double		 duration;
 	double		 warmup;
 	int64_t		 size;		/* seqread file */
+	const char	*seqname;	/* its name under dir */
 	char		*dir;		/* inside the daemon root */
 	char		*root;		/* daemon root, host path */
 	char		*hostdir;	/* root + dir */
@@ -369,6 +402,62 @@ cpu_pid(pid_t pid)
 	return ((double)(ut + st) / sysconf(_SC_CLK_TCK));
 }
 
+/*
+ * The "key:" line of /proc/PID/status in KiB (VmRSS, VmHWM), or -1.  The
+ * file is read whole: the kernel builds it on each read, so a partial read
+ * could mix two moments.
+ */
+static long
+status_kb(pid_t pid, const char *key)
+{
+	char	 path[64], buf[8192], *p;
+	size_t	 klen = strlen(key);
+	ssize_t	 n;
+	long	 v;
+	int	 fd;
+
+	if (pid <= 0)
+		return (-1);
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+			if (sscanf(p + klen + 1, "%ld", &v) != 1)
+				return (-1);
+			return (v);
+		}
+	}
+	return (-1);
+}
+
+/*
+ * Add a field to s's report: JSON gets ,"key":value and the line for people
+ * gets key=value.  Values are numbers, so nothing needs quoting.
+ */
+static __attribute__((format(printf, 3, 4))) void
+sum_extra(struct summary *s, const char *key, const char *fmt, ...)
+{
+	char	 v[64];
+	size_t	 len;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof v, fmt, ap);
+	va_end(ap);
+	len = strlen(s->json);
+	snprintf(s->json + len, sizeof s->json - len, ",\"%s\":%s", key, v);
+	len = strlen(s->text);
+	snprintf(s->text + len, sizeof s->text - len, " %s=%s", key, v);
+}
+
 /* mkdir -p. */
 static void
 mkdirs(const char *path)
@@ -418,6 +507,13 @@ make_file(const char *path, int64_t size)
 			die("write %s: %s", path, n == 0 ? "short write" :
 			    strerror(errno));
 	}
+	/*
+	 * Write a large file back now: otherwise the writeback of up to a
+	 * GiB of dirty pages runs during the first measurements (the
+	 * "alone" half of isolation) and makes them look worse.
+	 */
+	if (size >= BENCH_SEQ_IO && fdatasync(fd) == -1)
+		die("fdatasync %s: %s", path, strerror(errno));
 	if (close(fd) == -1)
 		die("close %s: %s", path, strerror(errno));
 	free(buf);
@@ -458,7 +554,7 @@ setup_files(enum bench_op op)
 	int		 small, list, create;
 
 	small = op == OP_STAT || op == OP_ORC || op == OP_READFILE ||
-	    op == OP_MIXED;
+	    op == OP_MIXED || op == OP_ISOLATION;
 	list = op == OP_LISTDIR || op == OP_MIXED;
 	create = op == OP_CWC || op == OP_MIXED;
 	mkdirs(B.hostdir);
@@ -486,8 +582,8 @@ setup_files(enum bench_op op)
 		host_path(path, sizeof path, "pread.dat");
 		make_file(path, BENCH_PREAD_SIZE);
 	}
-	if (op == OP_SEQREAD) {
-		host_path(path, sizeof path, "seq.dat");
+	if (op == OP_SEQREAD || op == OP_ISOLATION) {
+		host_path(path, sizeof path, "%s", B.seqname);
 		make_file(path, B.size);
 	}
 	for (i = 0; i < sizeof B.wbuf; i++)
@@ -626,7 +722,7 @@ slot_issue(struct slot *s)
 
 	if (w->broken || phase_get() == PHASE_STOP)
 		return;
-	s->kind = B.op == OP_MIXED ? mixed_pick(w) : (int)B.op;
+	s->kind = w->op == OP_MIXED ? mixed_pick(w) : w->op;
 	s->step = 0;
 	s->failed = 0;
 	s->bytes = 0;
@@ -661,7 +757,7 @@ slot_issue(struct slot *s)
 		    BENCH_PREAD_IO, off, slot_cb));
 		break;
 	case OP_SEQREAD:
-		daemon_path(s->path, sizeof s->path, "seq.dat");
+		daemon_path(s->path, sizeof s->path, "%s", B.seqname);
 		off = w->cursor;
 		len = B.size - off < BENCH_SEQ_IO ? B.size - off :
 		    BENCH_SEQ_IO;
@@ -697,10 +793,10 @@ conn_prepare(struct worker *w)
 		worker_error(w, "connect %s: %s", B.sock, aiofs_strerror(rc));
 		return (rc);
 	}
-	if (B.op != OP_PREAD && B.op != OP_SEQREAD)
+	if (w->op != OP_PREAD && w->op != OP_SEQREAD)
 		return (0);
-	daemon_path(path, sizeof path, B.op == OP_PREAD ? "pread.dat" :
-	    "seq.dat");
+	daemon_path(path, sizeof path, "%s", w->op == OP_PREAD ? "pread.dat" :
+	    B.seqname);
 	rc = aiofs_open(w->h, &req, path, "rb", NULL, NULL);
 	if (rc < 0)
 		worker_error(w, "open %s: %s%s%s", path, aiofs_strerror(rc),
@@ -709,9 +805,14 @@ conn_prepare(struct worker *w)
 	else {
 		w->file = req.file;
 		w->has_file = 1;
-		/* Connections start apart in the file. */
-		w->cursor = ((B.size / BENCH_SEQ_IO) * w->idx / B.nconn) *
-		    BENCH_SEQ_IO;
+		/*
+		 * Connections start apart in the file.  The isolation
+		 * stream (the one past the probes) starts at 0 and, round
+		 * after round, goes on where it stopped.
+		 */
+		if (w->idx < B.nconn)
+			w->cursor = ((B.size / BENCH_SEQ_IO) * w->idx /
+			    B.nconn) * BENCH_SEQ_IO;
 	}
 	aiofs_req_cleanup(&req);
 	return (rc < 0 ? rc : 0);
@@ -752,7 +853,7 @@ conn_main(void *arg)
 		w->h = NULL;
 		return (NULL);
 	}
-	for (i = 0; i < B.conc; i++)
+	for (i = 0; i < w->nslots; i++)
 		slot_issue(&w->slots[i]);
 	while (aiofs_pending(w->h) > 0 || (phase_get() != PHASE_STOP &&
 	    !w->broken)) {
@@ -1016,50 +1117,29 @@ out:
 	return (NULL);
 }
 
+/* Note the daemon's RSS now, keeping the largest. */
+static void
+rss_sample(pid_t pid, struct summary *sum)
+{
+	long	 kb;
+
+	if ((kb = status_kb(pid, "VmRSS")) > sum->rss_kb)
+		sum->rss_kb = kb;
+}
+
 /*
- * Run nthreads of fn over ws through warm-up and the measured window,
- * sampling the CPU of cpupid (the server side) and of this process.
+ * Add up threads [0, nsum) of ws into sum: counts, the first error, and
+ * the quantiles of their merged histograms.
  */
 static void
-measure(struct worker *ws, int nthreads, void *(*fn)(void *), pid_t cpupid,
-    struct summary *sum)
+summarize(const struct worker *ws, int nsum, struct summary *sum)
 {
 	struct hist	*h;
-	uint64_t	 t, start, end;
-	double		 c0, c1, d0, d1;
-	int		 i, j, rc;
+	int		 i, j;
 
-	phase_set(PHASE_WARMUP);
-	pthread_barrier_init(&B.ready, NULL, nthreads + 1);
-	for (i = 0; i < nthreads; i++) {
-		if ((rc = pthread_create(&ws[i].tid, NULL, fn, &ws[i])) != 0)
-			die("pthread_create: %s", strerror(rc));
-		ws[i].started = 1;
-	}
-	pthread_barrier_wait(&B.ready);
-	t = now_ns();
-	sleep_until(t + (uint64_t)(B.warmup * 1e9));
-	d0 = cpu_pid(cpupid);
-	c0 = cpu_self();
-	start = now_ns();
-	phase_set(PHASE_MEASURE);
-	sleep_until(start + (uint64_t)(B.duration * 1e9));
-	phase_set(PHASE_STOP);
-	end = now_ns();
-	c1 = cpu_self();
-	d1 = cpu_pid(cpupid);
-	for (i = 0; i < nthreads; i++)
-		if (ws[i].started)
-			pthread_join(ws[i].tid, NULL);
-	pthread_barrier_destroy(&B.ready);
-
-	sum->threads = nthreads;
-	sum->seconds = (end - start) / 1e9;
-	sum->client_cpu = c1 - c0;
-	sum->daemon_cpu = d0 >= 0 && d1 >= 0 ? d1 - d0 : 0;
 	if ((h = calloc(1, sizeof *h)) == NULL)
 		die("out of memory");
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < nsum; i++) {
 		sum->ops += ws[i].ops;
 		sum->bytes += ws[i].bytes;
 		sum->errors += ws[i].errors;
@@ -1076,6 +1156,62 @@ measure(struct worker *ws, int nthreads, void *(*fn)(void *), pid_t cpupid,
 	free(h);
 }
 
+/*
+ * Run nthreads of fn over ws through warm-up and the measured window,
+ * sampling the CPU of cpupid (the server side) and of this process, and
+ * the RSS of rsspid (the daemon, or -1), and sum up the first nsum threads
+ * (the rest are load whose figures the caller takes from ws).
+ */
+static void
+measure(struct worker *ws, int nthreads, int nsum, void *(*fn)(void *),
+    pid_t cpupid, pid_t rsspid, struct summary *sum)
+{
+	uint64_t	 t, start, end, stop;
+	double		 c0, c1, d0, d1;
+	int		 i, rc;
+
+	phase_set(PHASE_WARMUP);
+	pthread_barrier_init(&B.ready, NULL, nthreads + 1);
+	for (i = 0; i < nthreads; i++) {
+		if ((rc = pthread_create(&ws[i].tid, NULL, fn, &ws[i])) != 0)
+			die("pthread_create: %s", strerror(rc));
+		ws[i].started = 1;
+	}
+	pthread_barrier_wait(&B.ready);
+	t = now_ns();
+	sleep_until(t + (uint64_t)(B.warmup * 1e9));
+	d0 = cpu_pid(cpupid);
+	c0 = cpu_self();
+	sum->rss_kb = sum->hwm_kb = -1;
+	start = now_ns();
+	stop = start + (uint64_t)(B.duration * 1e9);
+	phase_set(PHASE_MEASURE);
+	/* Wake every 100 ms to sample the RSS: a peak may not last. */
+	while ((t = now_ns()) < stop) {
+		sleep_until(stop - t > BENCH_RSS_PERIOD ?
+		    t + BENCH_RSS_PERIOD : stop);
+		if (now_ns() < stop)
+			rss_sample(rsspid, sum);
+	}
+	phase_set(PHASE_STOP);
+	end = now_ns();
+	c1 = cpu_self();
+	d1 = cpu_pid(cpupid);
+	/* At the end of the window: requests are still in flight. */
+	rss_sample(rsspid, sum);
+	sum->hwm_kb = status_kb(rsspid, "VmHWM");
+	for (i = 0; i < nthreads; i++)
+		if (ws[i].started)
+			pthread_join(ws[i].tid, NULL);
+	pthread_barrier_destroy(&B.ready);
+
+	sum->threads = nsum;
+	sum->seconds = (end - start) / 1e9;
+	sum->client_cpu = c1 - c0;
+	sum->daemon_cpu = d0 >= 0 && d1 >= 0 ? d1 - d0 : 0;
+	summarize(ws, nsum, sum);
+}
+
 /* Zeroed workers, numbered, each with its own random seed. */
 static struct worker *
 workers_new(int n)
@@ -1087,6 +1223,8 @@ workers_new(int n)
 		die("out of memory");
 	for (i = 0; i < n; i++) {
 		ws[i].idx = i;
+		ws[i].op = B.op;
+		ws[i].nslots = B.conc;
 		ws[i].fd = -1;
 		ws[i].rng = (0x9e3779b97f4a7c15ULL * (i + 1)) ^
 		    ((uint64_t)getpid() << 16) ^ 1;
@@ -1106,31 +1244,48 @@ seq_buf(void)
 	return (p);
 }
 
+/* Give w its slots (with a warm buffer each for seqread). */
+static void
+worker_slots(struct worker *w)
+{
+	int	 j;
+
+	if ((w->slots = calloc(w->nslots, sizeof *w->slots)) == NULL)
+		die("out of memory");
+	for (j = 0; j < w->nslots; j++) {
+		w->slots[j].w = w;
+		if (w->op == OP_SEQREAD)
+			w->slots[j].buf = seq_buf();
+	}
+}
+
+/* Free n connection workers and their slots. */
+static void
+workers_free(struct worker *ws, int n)
+{
+	int	 i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < ws[i].nslots && ws[i].slots != NULL; j++)
+			free(ws[i].slots[j].buf);
+		free(ws[i].slots);
+	}
+	free(ws);
+}
+
 /* The daemon run: C connections of N slots each. */
 static void
 run_daemon(struct summary *sum)
 {
 	struct worker	*ws;
-	int		 i, j;
+	int		 i;
 
 	ws = workers_new(B.nconn);
-	for (i = 0; i < B.nconn; i++) {
-		if ((ws[i].slots = calloc(B.conc, sizeof *ws[i].slots)) ==
-		    NULL)
-			die("out of memory");
-		for (j = 0; j < B.conc; j++) {
-			ws[i].slots[j].w = &ws[i];
-			if (B.op == OP_SEQREAD)
-				ws[i].slots[j].buf = seq_buf();
-		}
-	}
-	measure(ws, B.nconn, conn_main, B.daemon_pid, sum);
-	for (i = 0; i < B.nconn; i++) {
-		for (j = 0; j < B.conc; j++)
-			free(ws[i].slots[j].buf);
-		free(ws[i].slots);
-	}
-	free(ws);
+	for (i = 0; i < B.nconn; i++)
+		worker_slots(&ws[i]);
+	measure(ws, B.nconn, B.nconn, conn_main, B.daemon_pid, B.daemon_pid,
+	    sum);
+	workers_free(ws, B.nconn);
 }
 
 /* Threads of the baseline: what W workers could run at once. */
@@ -1197,13 +1352,14 @@ run_threads(struct summary *sum, int fdpass)
 		if (fdpass)
 			ws[i].fd = B.fds[i % B.nconn];
 		else {
-			host_path(path, sizeof path, "seq.dat");
+			host_path(path, sizeof path, "%s", B.seqname);
 			ws[i].fd = open_ro(path);
 		}
 		ws[i].cursor = ((B.size / BENCH_SEQ_IO) * i / n) *
 		    BENCH_SEQ_IO;
 	}
-	measure(ws, n, base_main, fdpass ? B.daemon_pid : -1, sum);
+	measure(ws, n, n, base_main, fdpass ? B.daemon_pid : -1,
+	    fdpass ? B.daemon_pid : -1, sum);
 	for (i = 0; i < n; i++) {
 		if (!fdpass && ws[i].fd != -1)
 			close(ws[i].fd);
@@ -1224,7 +1380,7 @@ run_fd(struct summary *sum)
 	if ((B.fds = calloc(B.nconn, sizeof *B.fds)) == NULL ||
 	    (B.fdconns = calloc(B.nconn, sizeof *B.fdconns)) == NULL)
 		die("out of memory");
-	daemon_path(path, sizeof path, "seq.dat");
+	daemon_path(path, sizeof path, "%s", B.seqname);
 	for (i = 0; i < B.nconn; i++) {
 		if ((rc = aiofs_connect(&B.fdconns[i], B.sock,
 		    "aiofs-bench")) != 0)
@@ -1286,7 +1442,7 @@ run_ping_baseline(struct summary *sum)
 	for (i = 0; i < B.nconn; i++)
 		close(theirs[i]);
 	free(theirs);
-	measure(ws, B.nconn, ping_main, pid, sum);
+	measure(ws, B.nconn, B.nconn, ping_main, pid, -1, sum);
 	for (i = 0; i < B.nconn; i++)
 		close(ws[i].fd);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
@@ -1299,30 +1455,401 @@ run_ping_baseline(struct summary *sum)
 	free(ws);
 }
 
+/*
+ * The bulk baseline's writer: send the same 1 MiB buffer over and over on
+ * every socket until its reader closes it; 0, or -1 on an error.  Each
+ * socket is written until it is full, then polled, as aiofsd writes.
+ */
+static int
+bulk_serve(int *fds, int n)
+{
+	struct pollfd	*pfd;
+	size_t		*off;
+	char		*buf;
+	ssize_t		 m;
+	int		 i, open = n, rc = 0;
+
+	buf = seq_buf();
+	memset(buf, 'b', BENCH_SEQ_IO);
+	if ((pfd = calloc(n, sizeof *pfd)) == NULL ||
+	    (off = calloc(n, sizeof *off)) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (fcntl(fds[i], F_SETFL, O_NONBLOCK) == -1)
+			return (-1);
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLOUT;
+	}
+	while (open > 0 && rc == 0) {
+		if (poll(pfd, n, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < n && rc == 0; i++) {
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			for (;;) {
+				m = send(pfd[i].fd, buf + off[i],
+				    BENCH_SEQ_IO - off[i], MSG_NOSIGNAL);
+				if (m > 0) {
+					off[i] = (off[i] + m) % BENCH_SEQ_IO;
+					continue;
+				}
+				if (m == -1 && errno == EINTR)
+					continue;
+				if (m == -1 && (errno == EPIPE ||
+				    errno == ECONNRESET)) {
+					close(pfd[i].fd);
+					pfd[i].fd = -1;
+					open--;
+				} else if (m == -1 && errno != EAGAIN)
+					rc = -1;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (pfd[i].fd != -1)
+			close(pfd[i].fd);
+	free(off);
+	free(pfd);
+	free(buf);
+	return (rc);
+}
+
+/* A bulk baseline reader: whole 1 MiB messages into a warm buffer. */
+static void *
+sock_main(void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 t0;
+	size_t		 got;
+	ssize_t		 n;
+
+	pthread_barrier_wait(&B.ready);
+	while (phase_get() != PHASE_STOP) {
+		t0 = now_ns();
+		for (got = 0; got < BENCH_SEQ_IO; got += n) {
+			n = read(w->fd, w->buf + got, BENCH_SEQ_IO - got);
+			if (n == -1 && errno == EINTR)
+				n = 0;
+			else if (n <= 0) {
+				worker_error(w, "bulk read: %s", n == 0 ?
+				    "EOF" : strerror(errno));
+				w->broken = 1;
+				return (NULL);
+			}
+		}
+		worker_done(w, t0, BENCH_SEQ_IO);
+	}
+	return (NULL);
+}
+
+/*
+ * Plain Unix-socket bulk transfer, the ceiling of inline seqread: C
+ * socketpairs to one forked writer, whose ends get the send buffer aiofsd
+ * gives bulk connections (as far as the kernel allows; *sndbuf says what
+ * it granted), each read by a thread into its warm baseline buffer.
+ */
+static void
+run_sock(struct summary *sum, int *sndbuf)
+{
+	struct worker	*ws;
+	socklen_t	 slen = sizeof *sndbuf;
+	int		*theirs, sv[2], i, size, status;
+	pid_t		 pid;
+
+	ws = workers_new(B.nconn);
+	if ((theirs = calloc(B.nconn, sizeof *theirs)) == NULL)
+		die("out of memory");
+	*sndbuf = -1;
+	for (i = 0; i < B.nconn; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
+		    -1)
+			die("socketpair: %s", strerror(errno));
+		ws[i].fd = sv[0];
+		ws[i].buf = thread_buf(i);
+		theirs[i] = sv[1];
+		/* As conn_bulk(): past net.core.wmem_max only as root. */
+		size = BENCH_BULK_SNDBUF;
+		if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &size,
+		    sizeof size) == -1)
+			(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size,
+			    sizeof size);
+		if (i == 0 && getsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, sndbuf,
+		    &slen) == -1)
+			*sndbuf = -1;
+	}
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		/* The child: write, free what it inherited, and go. */
+		for (i = 0; i < B.nconn; i++)
+			close(ws[i].fd);
+		status = bulk_serve(theirs, B.nconn);
+		free(theirs);
+		free(ws);
+		_exit(status == 0 ? 0 : 1);
+	}
+	for (i = 0; i < B.nconn; i++)
+		close(theirs[i]);
+	free(theirs);
+	measure(ws, B.nconn, B.nconn, sock_main, pid, -1, sum);
+	for (i = 0; i < B.nconn; i++)
+		close(ws[i].fd);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		sum->broken = 1;
+		snprintf(sum->errmsg, sizeof sum->errmsg, "bulk writer "
+		    "process failed");
+	}
+	free(ws);
+}
+
+/*
+ * isolation: C probe connections keeping N stats in flight, measured
+ * alone, and beside one more connection (its own aiofs_t and thread) that
+ * reads the --size file inline from start to end, over and over,
+ * BENCH_ISO_DEPTH 1 MiB preadinto calls in flight into warm buffers.
+ *
+ * The two alternate in BENCH_ISO_ROUNDS rounds of --duration / rounds each
+ * (each with its warm-up), with every round's latencies added to the same
+ * workers: on a shared machine the background load drifts over seconds,
+ * and measuring all of one case first once made a burst of it land on the
+ * "alone" half alone.  sum gets the probes beside the stream; the alone
+ * figures, the ratios and the stream's rate go in as extra fields.
+ */
+static void
+run_isolation(struct summary *sum)
+{
+	struct summary	 alone, stream, round;
+	struct worker	*ws, *wa;
+	double		 duration = B.duration;
+	int		 i, r;
+
+	wa = workers_new(B.nconn);
+	ws = workers_new(B.nconn + 1);
+	for (i = 0; i < B.nconn; i++) {
+		wa[i].op = OP_STAT;
+		worker_slots(&wa[i]);
+	}
+	for (i = 0; i <= B.nconn; i++) {
+		ws[i].op = i < B.nconn ? OP_STAT : OP_SEQREAD;
+		ws[i].nslots = i < B.nconn ? B.conc : BENCH_ISO_DEPTH;
+		worker_slots(&ws[i]);
+	}
+	memset(&alone, 0, sizeof alone);
+	sum->rss_kb = -1;
+	B.duration = duration / BENCH_ISO_ROUNDS;
+	for (r = 0; r < BENCH_ISO_ROUNDS; r++) {
+		/* Workers keep counting; only time, CPU and RSS add up here. */
+		memset(&round, 0, sizeof round);
+		measure(wa, B.nconn, 0, conn_main, B.daemon_pid, B.daemon_pid,
+		    &round);
+		alone.seconds += round.seconds;
+		memset(&round, 0, sizeof round);
+		measure(ws, B.nconn + 1, 0, conn_main, B.daemon_pid,
+		    B.daemon_pid, &round);
+		sum->seconds += round.seconds;
+		sum->daemon_cpu += round.daemon_cpu;
+		sum->client_cpu += round.client_cpu;
+		if (round.rss_kb > sum->rss_kb)
+			sum->rss_kb = round.rss_kb;
+		sum->hwm_kb = round.hwm_kb;
+	}
+	B.duration = duration;
+	summarize(wa, B.nconn, &alone);
+	summarize(ws, B.nconn, sum);
+	sum->threads = B.nconn;
+	memset(&stream, 0, sizeof stream);
+	summarize(ws + B.nconn, 1, &stream);
+	workers_free(wa, B.nconn);
+	workers_free(ws, B.nconn + 1);
+
+	/* Any error in either phase, or a stream that never ran, fails. */
+	sum->errors += alone.errors + stream.errors;
+	sum->broken |= alone.broken | stream.broken;
+	if (sum->errmsg[0] == '\0')
+		snprintf(sum->errmsg, sizeof sum->errmsg, "%s",
+		    alone.errmsg[0] != '\0' ? alone.errmsg : stream.errmsg);
+	if (stream.bytes == 0 || alone.ops == 0) {
+		sum->broken = 1;
+		if (sum->errmsg[0] == '\0')
+			snprintf(sum->errmsg, sizeof sum->errmsg, "%s",
+			    alone.ops == 0 ? "no stat completed alone" :
+			    "the stream read nothing");
+	}
+	sum_extra(sum, "alone_ops_per_s", "%.1f", alone.seconds > 0 ?
+	    alone.ops / alone.seconds : 0);
+	sum_extra(sum, "alone_p50_us", "%.1f", alone.p50);
+	sum_extra(sum, "alone_p99_us", "%.1f", alone.p99);
+	sum_extra(sum, "alone_p999_us", "%.1f", alone.p999);
+	sum_extra(sum, "p50_ratio", "%.2f", alone.p50 > 0 ?
+	    sum->p50 / alone.p50 : 0);
+	sum_extra(sum, "p99_ratio", "%.2f", alone.p99 > 0 ?
+	    sum->p99 / alone.p99 : 0);
+	sum_extra(sum, "stream_mb_per_s", "%.1f", sum->seconds > 0 ?
+	    stream.bytes / sum->seconds / 1e6 : 0);
+	sum_extra(sum, "stream_p50_us", "%.1f", stream.p50);
+	sum_extra(sum, "stream_depth", "%d", BENCH_ISO_DEPTH);
+	sum_extra(sum, "stream_size", "%lld", (long long)B.size);
+	sum_extra(sum, "stream_passes", "%.2f", (double)stream.bytes /
+	    (double)B.size);
+	sum_extra(sum, "rounds", "%d", BENCH_ISO_ROUNDS);
+}
+
+/*
+ * Raise RLIMIT_NOFILE to at least need, or die saying why not: only root
+ * may go past the hard limit.
+ */
+static void
+nofile_raise(rlim_t need)
+{
+	struct rlimit	 rl, want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		die("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	want.rlim_cur = need;
+	want.rlim_max = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ?
+	    need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &want) == -1)
+		die("idle: %d connections need %llu fds, but RLIMIT_NOFILE is "
+		    "%llu (hard limit %llu) and raising it failed: %s; raise "
+		    "the hard limit (as root) or ask for fewer connections",
+		    B.nconn, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
+/*
+ * idle: open C connections, each through its handshake, hold them for
+ * --duration, and price them by the daemon's VmRSS before and after.  Then
+ * ping each once, which proves the daemon still holds it and prices a
+ * connection that has carried a request, and close them.  ops and the
+ * latencies are of the connects (aiofs_connect, hello included).
+ */
+static void
+run_idle(struct summary *sum)
+{
+	struct worker	*w;
+	aiofs_t		**hs;
+	aiofs_req_t	 req;
+	uint64_t	 t0, start, end;
+	long		 rss0, rss1, rss2;
+	double		 c0, d0, c1, d1;
+	int		 n, i, rc, held = 0;
+	long long	 dconns = -1;
+
+	nofile_raise((rlim_t)B.nconn + 64);
+	if ((rss0 = status_kb(B.daemon_pid, "VmRSS")) < 0)
+		die("idle: cannot read the daemon's VmRSS from "
+		    "/proc/%ld/status; give --daemon-pid", (long)B.daemon_pid);
+	if ((hs = calloc(B.nconn, sizeof *hs)) == NULL)
+		die("out of memory");
+	w = workers_new(1);
+	d0 = cpu_pid(B.daemon_pid);
+	c0 = cpu_self();
+	phase_set(PHASE_MEASURE);
+	start = now_ns();
+	for (n = 0; n < B.nconn; n++) {
+		t0 = now_ns();
+		if ((rc = aiofs_connect(&hs[n], B.sock, "aiofs-bench")) != 0) {
+			worker_error(w, "connection %d of %d: %s%s", n + 1,
+			    B.nconn, aiofs_strerror(rc), rc == -EUSERS ?
+			    " (start aiofsd with a larger --max-connections "
+			    "and --max-connections-per-uid)" : "");
+			break;
+		}
+		worker_done(w, t0, 0);
+	}
+	end = now_ns();
+	/* Hold them: the daemon may allocate lazily, or free late. */
+	sleep_until(end + (uint64_t)(B.duration * 1e9));
+	rss1 = status_kb(B.daemon_pid, "VmRSS");
+	if (n > 0) {
+		memset(&req, 0, sizeof req);
+		if ((rc = aiofs_stats(hs[0], &req, NULL)) < 0)
+			worker_error(w, "stats: %s", aiofs_strerror(rc));
+		else
+			dconns = (long long)req.stats.connections_current;
+		aiofs_req_cleanup(&req);
+	}
+	for (i = 0; i < n; i++) {
+		memset(&req, 0, sizeof req);
+		if ((rc = aiofs_ping(hs[i], &req, NULL)) < 0)
+			worker_error(w, "ping on connection %d: %s", i + 1,
+			    aiofs_strerror(rc));
+		else
+			held++;
+		aiofs_req_cleanup(&req);
+	}
+	rss2 = status_kb(B.daemon_pid, "VmRSS");
+	sum->hwm_kb = status_kb(B.daemon_pid, "VmHWM");
+	c1 = cpu_self();
+	d1 = cpu_pid(B.daemon_pid);
+	phase_set(PHASE_STOP);
+	for (i = 0; i < n; i++)
+		aiofs_close(hs[i]);
+	free(hs);
+
+	sum->threads = 1;
+	sum->seconds = (end - start) / 1e9;
+	sum->client_cpu = c1 - c0;
+	sum->daemon_cpu = d0 >= 0 && d1 >= 0 ? d1 - d0 : 0;
+	sum->rss_kb = rss1 > rss2 ? rss1 : rss2;
+	summarize(w, 1, sum);
+	free(w);
+	sum_extra(sum, "held", "%d", held);
+	sum_extra(sum, "daemon_connections", "%lld", dconns);
+	sum_extra(sum, "hold_s", "%.2f", B.duration);
+	sum_extra(sum, "rss_before_kb", "%ld", rss0);
+	sum_extra(sum, "rss_idle_kb", "%ld", rss1);
+	sum_extra(sum, "rss_used_kb", "%ld", rss2);
+	sum_extra(sum, "kib_per_conn", "%.2f", n > 0 && rss1 >= 0 ?
+	    (double)(rss1 - rss0) / n : 0);
+	sum_extra(sum, "kib_per_conn_used", "%.2f", n > 0 && rss2 >= 0 ?
+	    (double)(rss2 - rss0) / n : 0);
+}
+
 /* Print one result, as JSON or as a line for people. */
 static void
 report(const struct summary *s)
 {
+	char	 rss[128] = "", rsstext[128] = "";
 	double	 ops_s, mb_s;
 
 	ops_s = s->seconds > 0 ? s->ops / s->seconds : 0;
 	mb_s = s->seconds > 0 ? s->bytes / s->seconds / 1e6 : 0;
+	/* Only runs against the daemon know its RSS. */
+	if (s->rss_kb >= 0 && s->hwm_kb >= 0) {
+		snprintf(rss, sizeof rss, ",\"daemon_rss_kb\":%ld,"
+		    "\"daemon_hwm_kb\":%ld", s->rss_kb, s->hwm_kb);
+		snprintf(rsstext, sizeof rsstext, " rss %ld KiB", s->rss_kb);
+	}
 	if (B.json)
 		printf("{\"op\":\"%s\",\"concurrency\":%d,\"connections\":%d,"
 		    "\"ops\":%llu,\"seconds\":%.3f,\"ops_per_s\":%.1f,"
 		    "\"mb_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
 		    "\"p999_us\":%.1f,\"daemon_cpu_s\":%.2f,"
-		    "\"client_cpu_s\":%.2f,\"threads\":%d,\"errors\":%llu}\n",
+		    "\"client_cpu_s\":%.2f,\"threads\":%d,\"errors\":%llu"
+		    "%s%s}\n",
 		    s->label, B.conc, B.nconn, (unsigned long long)s->ops,
 		    s->seconds, ops_s, mb_s, s->p50, s->p99, s->p999,
 		    s->daemon_cpu, s->client_cpu, s->threads,
-		    (unsigned long long)s->errors);
+		    (unsigned long long)s->errors, rss, s->json);
 	else
 		printf("%-22s n=%-3d c=%-2d %10.0f ops/s %9.1f MB/s  "
 		    "p50 %8.1f  p99 %8.1f  p99.9 %8.1f us  cpu daemon %.2f s "
-		    "client %.2f s%s\n", s->label, B.conc, B.nconn, ops_s,
+		    "client %.2f s%s%s%s\n", s->label, B.conc, B.nconn, ops_s,
 		    mb_s, s->p50, s->p99, s->p999, s->daemon_cpu,
-		    s->client_cpu, s->errors > 0 ? "  ERRORS" : "");
+		    s->client_cpu, rsstext, s->text,
+		    s->errors > 0 || s->broken ? "  ERRORS" : "");
 	fflush(stdout);
 	if (s->errmsg[0] != '\0')
 		fprintf(stderr, "aiofs-bench: %s: %llu error(s), first: %s\n",
@@ -1423,7 +1950,15 @@ usage(int status)
 	    "                   [--json] [--baseline] [--fd]\n"
 	    "ops: ping stat open-read-close read-file pread seqread "
 	    "create-write-close\n"
-	    "     listdir mixed\n");
+	    "     listdir mixed\n"
+	    "     isolation  stat at n in flight on c connections, alone, "
+	    "then beside one\n"
+	    "                more connection streaming the --size file "
+	    "inline\n"
+	    "     idle       hold c connections (up to %d) and price them by "
+	    "the daemon's RSS\n"
+	    "seqread --baseline also measures plain Unix-socket bulk "
+	    "transfer (sock_*).\n", BENCH_MAX_IDLE);
 	exit(status);
 }
 
@@ -1448,11 +1983,11 @@ main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 2 },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct summary	 sum, base;
+	struct summary	 sum, base, bulk;
 	char		 label[64];
 	const char	*opname = NULL, *dir = "/aiofs-bench", *d;
 	size_t		 len;
-	int		 ch, i, status = 0;
+	int		 ch, i, sndbuf, status = 0;
 
 	B.conc = 1;
 	B.nconn = 1;
@@ -1475,7 +2010,7 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			B.nconn = (int)parse_num("--connections", optarg, 1,
-			    1024);
+			    BENCH_MAX_IDLE);
 			break;
 		case 'd':
 			B.duration = parse_num("--duration", optarg, 0.01,
@@ -1530,6 +2065,13 @@ main(int argc, char **argv)
 	B.op = i;
 	if (B.use_fd && B.op != OP_SEQREAD)
 		die("--fd applies to seqread only");
+	if (B.baseline && (B.op == OP_ISOLATION || B.op == OP_IDLE))
+		die("--baseline does not apply to %s", op_names[B.op]);
+	if (B.op != OP_IDLE && B.nconn > BENCH_MAX_CONNS)
+		die("--connections: at most %d for %s (a thread each)",
+		    BENCH_MAX_CONNS, op_names[B.op]);
+	/* Apart, so that seqread and isolation may differ in --size. */
+	B.seqname = B.op == OP_ISOLATION ? "stream.dat" : "seq.dat";
 	if (B.warmup < 0)
 		B.warmup = B.duration / 5 < 0.5 ? B.duration / 5 : 0.5;
 	signal(SIGPIPE, SIG_IGN);
@@ -1551,17 +2093,37 @@ main(int argc, char **argv)
 	if (asprintf(&B.hostdir, "%s/%s", strcmp(B.root, "/") == 0 ? "" :
 	    B.root, d) == -1)
 		die("out of memory");
-	if (B.op != OP_PING)
+	if (B.op != OP_PING && B.op != OP_IDLE)
 		setup_files(B.op);
 
 	memset(&sum, 0, sizeof sum);
 	snprintf(label, sizeof label, "%s%s", op_names[B.op],
 	    B.use_fd ? "-fd" : "");
 	sum.label = label;
-	if (B.use_fd)
+	if (B.op == OP_ISOLATION)
+		run_isolation(&sum);
+	else if (B.op == OP_IDLE)
+		run_idle(&sum);
+	else if (B.use_fd)
 		run_fd(&sum);
 	else
 		run_daemon(&sum);
+	if (B.op == OP_SEQREAD && !B.use_fd && B.baseline) {
+		/* The socket ceiling goes in seqread's own line. */
+		memset(&bulk, 0, sizeof bulk);
+		run_sock(&bulk, &sndbuf);
+		sum_extra(&sum, "sock_mb_per_s", "%.1f", bulk.seconds > 0 ?
+		    bulk.bytes / bulk.seconds / 1e6 : 0);
+		sum_extra(&sum, "sock_p50_us", "%.1f", bulk.p50);
+		sum_extra(&sum, "sock_cpu_s", "%.2f", bulk.daemon_cpu +
+		    bulk.client_cpu);
+		sum_extra(&sum, "sock_sndbuf", "%d", sndbuf);
+		if (bulk.errors > 0 || bulk.broken) {
+			sum.broken = 1;
+			fprintf(stderr, "aiofs-bench: bulk socket baseline: "
+			    "%s\n", bulk.errmsg);
+		}
+	}
 	report(&sum);
 	if (sum.errors > 0 || sum.broken)
 		status = 1;
