@@ -35,7 +35,8 @@ usage(int status)
 	    "              [--max-inflight-total n] [--max-busy n] "
 	    "[--memory-budget bytes]\n"
 	    "              [--hello-timeout secs] [--frame-timeout secs] "
-	    "[--check-config]\n");
+	    "[--splice-pipes n]\n"
+	    "              [--check-config]\n");
 	exit(status);
 }
 
@@ -93,6 +94,7 @@ sweep_cb(int fd, short events, void *arg)
 	(void)events;
 	(void)arg;
 	conn_sweep();
+	spipe_sweep();
 	conn_flush_all();
 }
 
@@ -209,6 +211,9 @@ apply_option(int ch, const char *arg, int *level)
 	case 16:
 		opts.impersonate = 1;
 		break;
+	case 17:
+		opts.splice_pipes = parse_num("--splice-pipes", arg, 0, 1024);
+		break;
 	}
 }
 
@@ -241,6 +246,7 @@ main(int argc, char **argv)
 		{ "hello-timeout", required_argument, NULL, 14 },
 		{ "frame-timeout", required_argument, NULL, 15 },
 		{ "impersonate", no_argument, NULL, 16 },
+		{ "splice-pipes", required_argument, NULL, 17 },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*optstr = "s:w:r:c:fvqhV";
@@ -257,6 +263,7 @@ main(int argc, char **argv)
 	opts.mem_budget = AIOFS_MEM_BUDGET;
 	opts.hello_secs = AIOFS_HELLO_SECS;
 	opts.frame_secs = AIOFS_FRAME_SECS;
+	opts.splice_pipes = AIOFS_SPLICE_PIPES;
 	opts.policy.rootfd = -1;
 	opts.policy.max_inflight = AIOFS_MAX_INFLIGHT;
 	opts.policy.max_handles = AIOFS_MAX_HANDLES;
@@ -354,6 +361,7 @@ main(int argc, char **argv)
 		if (event_reinit(ev_base) == -1)
 			fatalx("event_reinit");
 	}
+	spipe_init(opts.splice_pipes, opts.max_chunk);
 	if (pool_start(opts.workers) == -1)
 		fatal("starting %d workers", opts.workers);
 
@@ -371,6 +379,7 @@ main(int argc, char **argv)
 	event_base_dispatch(ev_base);
 
 	pool_stop();
+	spipe_free_all();
 	server_close_listener();
 	event_free(ev_term);
 	event_free(ev_int);
