@@ -332,6 +332,7 @@ struct req {
 
 	uint64_t	 start_ns;
 	pthread_t	 worker;	/* valid while REQ_RUNNING */
+	int		 pool_held;	/* done, still holds its pool slot */
 	TAILQ_ENTRY(req) qentry;	/* pool queue or handle waitq */
 	TAILQ_ENTRY(req) centry;	/* conn->reqs */
 };
