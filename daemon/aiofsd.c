@@ -36,7 +36,7 @@ usage(int status)
 	    "[--memory-budget bytes]\n"
 	    "              [--hello-timeout secs] [--frame-timeout secs] "
 	    "[--impersonate]\n"
-	    "              [--no-fast-path] [--check-config]\n");
+	    "              [--no-fast-path] [--splice-pipes n] [--check-config]\n");
 	exit(status);
 }
 
@@ -94,6 +94,7 @@ sweep_cb(int fd, short events, void *arg)
 	(void)events;
 	(void)arg;
 	conn_sweep();
+	spipe_sweep();
 	conn_flush_all();
 }
 
@@ -213,6 +214,9 @@ apply_option(int ch, const char *arg, int *level)
 	case 17:
 		opts.fast_path = 0;
 		break;
+	case 18:
+		opts.splice_pipes = parse_num("--splice-pipes", arg, 0, 1024);
+		break;
 	}
 }
 
@@ -246,6 +250,7 @@ main(int argc, char **argv)
 		{ "frame-timeout", required_argument, NULL, 15 },
 		{ "impersonate", no_argument, NULL, 16 },
 		{ "no-fast-path", no_argument, NULL, 17 },
+		{ "splice-pipes", required_argument, NULL, 18 },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*optstr = "s:w:r:c:fvqhV";
@@ -263,6 +268,7 @@ main(int argc, char **argv)
 	opts.hello_secs = AIOFS_HELLO_SECS;
 	opts.frame_secs = AIOFS_FRAME_SECS;
 	opts.fast_path = 1;
+	opts.splice_pipes = AIOFS_SPLICE_PIPES;
 	opts.policy.rootfd = -1;
 	opts.policy.max_inflight = AIOFS_MAX_INFLIGHT;
 	opts.policy.max_handles = AIOFS_MAX_HANDLES;
@@ -360,6 +366,7 @@ main(int argc, char **argv)
 		if (event_reinit(ev_base) == -1)
 			fatalx("event_reinit");
 	}
+	spipe_init(opts.splice_pipes, opts.max_chunk);
 	if (pool_start(opts.workers) == -1)
 		fatal("starting %d workers", opts.workers);
 
@@ -377,6 +384,7 @@ main(int argc, char **argv)
 	event_base_dispatch(ev_base);
 
 	pool_stop();
+	spipe_free_all();
 	server_close_listener();
 	event_free(ev_term);
 	event_free(ev_int);

@@ -35,6 +35,8 @@
 #define AIOFS_OUT_LOWAT		(1U * 1024 * 1024)	/* resume below */
 #define AIOFS_BULK_MIN		(256U * 1024)	/* a Data chunk this big... */
 #define AIOFS_BULK_SNDBUF	(4 * 1024 * 1024)	/* ...enlarges SO_SNDBUF */
+#define AIOFS_SPLICE_MIN	(64U * 1024)	/* splice Data chunks this big */
+#define AIOFS_SPLICE_PIPES	64		/* --splice-pipes */
 #define AIOFS_MAX_HANDLES	1024
 #define AIOFS_MAX_CONNS		4096		/* --max-connections */
 #define AIOFS_MAX_CONNS_UID	1024		/* per peer uid */
@@ -50,6 +52,7 @@ typedef Aiofs__V1__Response	Response;
 
 struct conn;
 struct req;
+struct spipe;
 struct hfile;
 struct arena;
 struct session;
@@ -90,6 +93,7 @@ struct options {
 	unsigned	 hello_secs;
 	unsigned	 frame_secs;
 	size_t		 mem_budget;
+	unsigned	 splice_pipes;	/* pipe pool size; 0 = no splice */
 	int		 reject_unknown;
 	int		 impersonate;
 	int		 fast_path;	/* loop tries cheap ops (fast.c) */
@@ -160,6 +164,8 @@ enum frame_status frame_next(struct evbuffer *, uint32_t, const uint8_t **,
 		     size_t *);
 void		 frame_put_header(uint8_t *, uint32_t);
 int		 frame_write(struct evbuffer *, const Response *);
+#define FRAME_DATA_HDR_MAX	64	/* frame_data_header() writes less */
+size_t		 frame_data_header(uint8_t *, uint64_t, int, size_t, int);
 int		 frame_write_data(struct evbuffer *, uint64_t, int, void *,
 		     size_t, int, void (*)(const void *, size_t, void *),
 		     void *);
@@ -179,12 +185,10 @@ struct poolq {				/* one connection's waiting reqs */
 	unsigned	 running;
 	int		 linked;	/* on the ready list */
 	int		 throttled;	/* output full: take nothing */
-	size_t		 unqueued;	/* bulk data done, not yet output */
 	TAILQ_ENTRY(poolq) entry;
 };
 void		 pool_queue_init(struct poolq *);
 void		 pool_throttle(struct poolq *, int);
-void		 pool_output(struct poolq *, size_t);
 int		 pool_start(int);
 void		 pool_stop(void);
 void		 pool_submit(struct req *);
@@ -194,6 +198,23 @@ int		 pool_cancelled(void);
 unsigned	 pool_busy(void);
 unsigned	 pool_queued(void);
 int		 pool_size(void);
+
+/* spipe.c: pooled pipes that carry file pages to sockets (splice). */
+struct spipe {
+	int		 rfd;		/* read end: the loop splices it out */
+	int		 wfd;		/* write end: a worker splices in */
+	size_t		 len;		/* bytes in the pipe */
+	uint64_t	 at;		/* queued: stream offset of next byte */
+	uint64_t	 idle_ns;	/* free: when it was put back */
+	TAILQ_ENTRY(spipe) entry;	/* free list, or conn->outpipes */
+};
+void		 spipe_init(unsigned, size_t);
+struct spipe	*spipe_get(void);
+void		 spipe_put(struct spipe *);
+ssize_t		 spipe_fill(struct spipe *, int, int64_t *, size_t, int *);
+ssize_t		 spipe_send(struct spipe *, int);
+void		 spipe_sweep(void);
+void		 spipe_free_all(void);
 
 /* resolve.c: every path goes through here. */
 /*
@@ -292,7 +313,6 @@ struct req {
 	enum req_state	 state;
 	int		 cancelled;
 	int		 internal;	/* made by the daemon: no reply */
-	size_t		 unqueued;	/* bulk bytes counted in its poolq */
 
 	uint64_t	 hid;		/* handle id, if op has one */
 	struct hfile	*f;		/* the handle's file (FIFO-owned) */
@@ -311,6 +331,7 @@ struct req {
 	Aiofs__V1__Error err;
 	void		*buf;		/* owned payload (data replies) */
 	size_t		 buflen;
+	struct spipe	*pipe;		/* spliced payload, before buf */
 	int		 eof;		/* data replies: EOF reached */
 	struct arena	*arena;		/* result allocations, per chunk */
 	size_t		 inl_used;	/* first allocations go inline */
@@ -322,6 +343,7 @@ struct req {
 
 	uint64_t	 start_ns;
 	pthread_t	 worker;	/* valid while REQ_RUNNING */
+	int		 pool_held;	/* done, still holds its pool slot */
 	TAILQ_ENTRY(req) qentry;	/* pool queue or handle waitq */
 	TAILQ_ENTRY(req) centry;	/* conn->reqs */
 };
@@ -341,6 +363,8 @@ void		 req_set_bool(struct req *, int);
 void		 req_set_empty(struct req *);
 void		 req_set_count(struct req *, int64_t);
 void		 req_set_data(struct req *, void *, size_t, int);
+void		 req_set_spliced(struct req *, struct spipe *, void *, size_t,
+		     int);
 void		 req_stat_fill(Aiofs__V1__StatReply *, const struct stat *);
 void		 req_set_stat(struct req *, const struct stat *);
 void		 req_set_path(struct req *, const char *);
@@ -402,6 +426,8 @@ struct conn {
 	struct evbuffer	*out;
 	uint64_t	 out_written;	/* bytes sent so far */
 	uint64_t	 out_queued;	/* bytes ever queued */
+	TAILQ_HEAD(, spipe) outpipes;	/* spliced segments of the output */
+	size_t		 out_piped;	/* bytes in outpipes */
 	struct fdq	 sendfds[AIOFS_MAX_PASSED_FDS];
 	int		 nsendfds;
 	int		 recvfds[AIOFS_MAX_PASSED_FDS];
@@ -430,6 +456,7 @@ void		 conn_lost(struct conn *, const char *);
 void		 conn_bad(struct conn *, const char *, ...)
 		     __attribute__((format(printf, 2, 3)));
 int		 conn_send(struct conn *, const Response *);
+void		 conn_send_pipe(struct conn *, struct spipe *);
 void		 conn_send_fd(struct conn *, int);
 int		 conn_take_fd(struct conn *);
 void		 conn_kick(struct conn *);

@@ -164,6 +164,10 @@ config_global(struct options *o, const char *key, const char *value)
 		if (config_num(value, 1, 3600, &n) == -1)
 			return (-1);
 		o->frame_secs = n;
+	} else if (strcmp(key, "splice_pipes") == 0) {
+		if (config_num(value, 0, 1024, &n) == -1)
+			return (-1);
+		o->splice_pipes = n;
 	} else
 		return (-1);
 	return (0);
@@ -343,12 +347,12 @@ config_print(FILE *fp)
 	    "max_connections = %u\nmax_connections_per_uid = %u\n"
 	    "reject_unknown = %s\nmax_inflight_total = %u\nmax_busy = %u\n"
 	    "memory_budget = %zu\nhello_timeout = %u\nframe_timeout = %u\n"
-	    "impersonate = %s\nfast_path = %s\n",
+	    "impersonate = %s\nfast_path = %s\nsplice_pipes = %u\n",
 	    opts.socket_path, opts.workers, opts.max_frame, opts.max_conns,
 	    opts.max_conns_per_uid, opts.reject_unknown ? "yes" : "no",
 	    opts.max_inflight_all, opts.max_busy, opts.mem_budget,
 	    opts.hello_secs, opts.frame_secs, opts.impersonate ? "yes" : "no",
-	    opts.fast_path ? "yes" : "no");
+	    opts.fast_path ? "yes" : "no", opts.splice_pipes);
 	for (i = 0; i <= policies.n; i++) {
 		p = i == 0 ? &opts.policy : &policies.v[i - 1];
 		if (i == 0)

@@ -11,6 +11,18 @@
  * offset each outgoing fd belongs, so it is attached to the first byte of
  * its reply frame.
  *
+ * The output is a sequence of evbuffer bytes and pipe segments: a large
+ * pread or readfile chunk arrives from its worker as a pipe holding
+ * references to the file's pages (spipe.c).  dispatch.c puts the frame
+ * header in conn->out and conn_send_pipe() queues the pipe on
+ * conn->outpipes, stamped with the stream offset of its first byte, as
+ * sendfds are.  conn_write_cb() writes conn->out up to the next pipe (or
+ * fd), splices the pipe into the socket when the stream reaches it, and
+ * goes on; a partial splice moves the pipe's offset on, like a partial
+ * writev.  Unsent output (what backpressure, shutdown and the memory
+ * budget count) is conn->out plus out_piped, the bytes still in pipes.
+ * A connection that dies closes its pipes, with whatever they hold.
+ *
  * Backpressure: reading stops while the connection has max_inflight
  * requests in flight or more than AIOFS_OUT_HIWAT bytes of unsent output,
  * and resumes when both are low again (output under AIOFS_OUT_LOWAT).
@@ -49,6 +61,13 @@ static void	*conn_pb_alloc(void *, size_t);
 static void	conn_pb_free(void *, void *);
 static void	conn_write_cb(int, short, void *);
 static void	conn_process(struct conn *);
+
+/* Unsent output: bytes in conn->out and in queued pipes. */
+static size_t
+conn_out_len(struct conn *conn)
+{
+	return (evbuffer_get_length(conn->out) + conn->out_piped);
+}
 
 /*
  * Refuse an accepted socket: one error frame (it fits in the socket
@@ -156,6 +175,7 @@ conn_new(int fd)
 	if (conn->in == NULL || conn->out == NULL)
 		fatalx("evbuffer_new");
 	TAILQ_INIT(&conn->reqs);
+	TAILQ_INIT(&conn->outpipes);
 	pool_queue_init(&conn->pq);
 	handle_table_init(&conn->handles, pol->max_handles);
 	conn->ev_read = event_new(ev_base, fd, EV_READ | EV_PERSIST,
@@ -180,6 +200,19 @@ void
 conn_ref(struct conn *conn)
 {
 	conn->refs++;
+}
+
+/* Close the pipes queued on conn's output, with what they still hold. */
+static void
+conn_drop_pipes(struct conn *conn)
+{
+	struct spipe	*p;
+
+	while ((p = TAILQ_FIRST(&conn->outpipes)) != NULL) {
+		TAILQ_REMOVE(&conn->outpipes, p, entry);
+		spipe_put(p);
+	}
+	conn->out_piped = 0;
 }
 
 /* Drop a reference; the last one frees the connection. */
@@ -207,6 +240,7 @@ conn_unref(struct conn *conn)
 		close(conn->recvfds[i]);
 	for (i = 0; i < conn->nsendfds; i++)
 		close(conn->sendfds[i].fd);
+	conn_drop_pipes(conn);
 	handle_table_free(&conn->handles);
 	aiofs__idmap_free(&conn->ids);
 	evbuffer_free(conn->in);
@@ -240,6 +274,7 @@ conn_lost(struct conn *conn, const char *why)
 	conn->ev_read = conn->ev_write = NULL;
 	close(conn->fd);
 	conn->fd = -1;
+	conn_drop_pipes(conn);
 	TAILQ_REMOVE(&all_conns, conn, entry);
 	TAILQ_INSERT_TAIL(&dead_conns, conn, entry);
 	stats.conns_current--;
@@ -298,7 +333,7 @@ conn_bad(struct conn *conn, const char *fmt, ...)
 	    (unsigned long long)conn->serial, why);
 	conn->flags |= CONN_BAD;
 	event_del(conn->ev_read);
-	if (evbuffer_get_length(conn->out) == 0)
+	if (conn_out_len(conn) == 0)
 		conn_lost(conn, why);
 	else
 		conn_kick(conn);
@@ -316,11 +351,28 @@ conn_send(struct conn *conn, const Response *resp)
 	return (0);
 }
 
+/*
+ * Queue the bytes in pipe p (which becomes conn's) after everything queued
+ * so far; its frame header must already be in conn->out.
+ */
+void
+conn_send_pipe(struct conn *conn, struct spipe *p)
+{
+	if ((conn->flags & CONN_DEAD) || p->len == 0) {
+		spipe_put(p);
+		return;
+	}
+	p->at = conn->out_written + conn_out_len(conn);
+	conn->out_piped += p->len;
+	TAILQ_INSERT_TAIL(&conn->outpipes, p, entry);
+	conn_kick(conn);
+}
+
 /* Throttle or release conn's pool queue as its output crosses marks. */
 void
 conn_output_check(struct conn *conn)
 {
-	size_t	 out = evbuffer_get_length(conn->out);
+	size_t	 out = conn_out_len(conn);
 
 	if (!(conn->flags & CONN_THROTTLED) && out > AIOFS_OUT_HIWAT) {
 		conn->flags |= CONN_THROTTLED;
@@ -342,7 +394,7 @@ conn_send_fd(struct conn *conn, int fd)
 		return;
 	}
 	conn->sendfds[conn->nsendfds].at = conn->out_written +
-	    evbuffer_get_length(conn->out);
+	    conn_out_len(conn);
 	conn->sendfds[conn->nsendfds].fd = fd;
 	conn->nsendfds++;
 }
@@ -411,8 +463,7 @@ conn_flush_all(void)
 	while ((conn = TAILQ_FIRST(&flush_list)) != NULL) {
 		TAILQ_REMOVE(&flush_list, conn, fentry);
 		conn->flags &= ~CONN_FLUSHQ;
-		if (!(conn->flags & CONN_DEAD) &&
-		    evbuffer_get_length(conn->out) != 0)
+		if (!(conn->flags & CONN_DEAD) && conn_out_len(conn) != 0)
 			conn_write_cb(conn->fd, EV_WRITE, conn);
 		conn_unref(conn);
 	}
@@ -425,7 +476,7 @@ conn_flush_all(void)
 void
 conn_update_read(struct conn *conn)
 {
-	size_t	 out = evbuffer_get_length(conn->out);
+	size_t	 out = conn_out_len(conn);
 	int	 pause;
 
 	if (conn->flags & (CONN_DEAD | CONN_BAD))
@@ -596,23 +647,51 @@ conn_read_cb(int fd, short events, void *arg)
 	conn_flush_all();
 }
 
-/* Send the next fd with the bytes of the frame it belongs to. */
+/*
+ * Bytes at the head of conn->out that may go in one write: up to the next
+ * pipe segment and up to the frame of the next fd to send (sendfds[skip],
+ * skipping the one being sent with them).
+ */
+static size_t
+conn_out_run(struct conn *conn, int skip)
+{
+	struct spipe	*p = TAILQ_FIRST(&conn->outpipes);
+	size_t		 limit = evbuffer_get_length(conn->out);
+
+	if (p != NULL && p->at - conn->out_written < limit)
+		limit = p->at - conn->out_written;
+	if (conn->nsendfds > skip &&
+	    conn->sendfds[skip].at - conn->out_written < limit)
+		limit = conn->sendfds[skip].at - conn->out_written;
+	return (limit);
+}
+
+/*
+ * Send the next fd with the bytes of the frame it belongs to (and what
+ * follows it, up to the next pipe or fd: those need their own calls).
+ */
 static ssize_t
 conn_write_fd(struct conn *conn)
 {
 	struct evbuffer_iovec	 v[16];
 	struct iovec		 iov[16];
+	size_t			 limit;
 	ssize_t			 n;
 	int			 nv, i;
 
-	nv = evbuffer_peek(conn->out, -1, NULL, v, 16);
+	/* An fd's frame starts in conn->out, never at a pipe. */
+	if ((limit = conn_out_run(conn, 1)) == 0)
+		fatalx("conn %llu: fd due with no bytes to carry it",
+		    (unsigned long long)conn->serial);
+	nv = evbuffer_peek(conn->out, limit, NULL, v, 16);
 	if (nv > 16)
 		nv = 16;
-	for (i = 0; i < nv; i++) {
+	for (i = 0; i < nv && limit > 0; i++) {
 		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
+		iov[i].iov_len = v[i].iov_len < limit ? v[i].iov_len : limit;
+		limit -= iov[i].iov_len;
 	}
-	n = aiofs__sendmsg_fd(conn->fd, iov, nv, conn->sendfds[0].fd);
+	n = aiofs__sendmsg_fd(conn->fd, iov, i, conn->sendfds[0].fd);
 	if (n > 0) {
 		close(conn->sendfds[0].fd);
 		conn->nsendfds--;
@@ -623,26 +702,50 @@ conn_write_fd(struct conn *conn)
 	return (n);
 }
 
+/* Splice the pipe at the head of the output into the socket. */
+static ssize_t
+conn_write_pipe(struct conn *conn, struct spipe *p)
+{
+	ssize_t	 n;
+
+	n = spipe_send(p, conn->fd);
+	if (n == 0) {
+		/* The header promised these bytes: the stream cannot go on. */
+		log_warnx("conn %llu: a spliced page could not be sent",
+		    (unsigned long long)conn->serial);
+		errno = EIO;
+		return (-1);
+	}
+	if (n > 0) {
+		p->at += n;
+		conn->out_piped -= n;
+		if (p->len == 0) {
+			TAILQ_REMOVE(&conn->outpipes, p, entry);
+			spipe_put(p);
+		}
+	}
+	return (n);
+}
+
 /* The socket is writable: send as much as it takes. */
 static void
 conn_write_cb(int fd, short events, void *arg)
 {
 	struct conn	*conn = arg;
+	struct spipe	*p;
 	ssize_t		 n;
-	size_t		 limit;
 
 	(void)events;
-	while (evbuffer_get_length(conn->out) != 0) {
+	while (conn_out_len(conn) != 0) {
+		p = TAILQ_FIRST(&conn->outpipes);
 		if (conn->nsendfds > 0 &&
 		    conn->sendfds[0].at == conn->out_written)
 			n = conn_write_fd(conn);
-		else {
-			limit = evbuffer_get_length(conn->out);
-			if (conn->nsendfds > 0 &&
-			    conn->sendfds[0].at - conn->out_written < limit)
-				limit = conn->sendfds[0].at - conn->out_written;
-			n = evbuffer_write_atmost(conn->out, fd, limit);
-		}
+		else if (p != NULL && p->at == conn->out_written)
+			n = conn_write_pipe(conn, p);
+		else
+			n = evbuffer_write_atmost(conn->out, fd,
+			    conn_out_run(conn, 0));
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -654,7 +757,7 @@ conn_write_cb(int fd, short events, void *arg)
 		conn->out_written += n;
 		stats.bytes_out += n;
 	}
-	if (evbuffer_get_length(conn->out) != 0) {
+	if (conn_out_len(conn) != 0) {
 		conn_output_check(conn);
 		if (!event_pending(conn->ev_write, EV_WRITE, NULL))
 			event_add(conn->ev_write, NULL);

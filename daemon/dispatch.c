@@ -23,6 +23,13 @@
  * throttled (conn_output_check), so no worker takes it.  So a 1 GiB read
  * holds one chunk in memory, whatever the file size.
  *
+ * Spliced chunks: a large pread/readfile chunk may come back from its
+ * worker as a pipe of page references (req->pipe, see spipe.c) instead of
+ * a buffer.  dispatch_reply() then writes the Data frame's header, whose
+ * length the worker fixed by splicing first, and hands the pipe to the
+ * connection's output (conn_send_pipe): the frame on the wire is the one
+ * frame_write_data() would have made of the same bytes.
+ *
  * Everything here runs on the loop thread.
  */
 #include <errno.h>
@@ -538,11 +545,6 @@ dispatch_complete(struct req *req)
 	if (req->op != NULL && !req->more)
 		stats_record((int)(req->op - ops), req->error,
 		    stats_now_ns() - req->start_ns);
-	if (req->unqueued > 0) {
-		/* Its data goes on the output now (or nowhere). */
-		pool_output(&conn->pq, req->unqueued);
-		req->unqueued = 0;
-	}
 	if (conn == NULL) {
 		req_free(req);
 		return;
@@ -621,6 +623,36 @@ dispatch_free_payload(const void *data, size_t len, void *arg)
 	chunk_free((void *)data);
 }
 
+/*
+ * Queue a spliced Data chunk (spipe.c): the header, now that the worker
+ * knows how many bytes the pipe holds, then the pipe, then the tail the
+ * pipe had no room for.  On the wire it is the same frame that
+ * frame_write_data() would make of the same bytes.
+ */
+static void
+dispatch_reply_spliced(struct req *req)
+{
+	struct conn	*conn = req->conn;
+	uint8_t		 hdr[FRAME_DATA_HDR_MAX];
+	size_t		 h, len = req->pipe->len + req->buflen;
+
+	if (len >= AIOFS_BULK_MIN)
+		conn_bulk(conn);
+	if ((h = frame_data_header(hdr, req->id, req->more, len,
+	    req->eof)) == 0 || evbuffer_add(conn->out, hdr, h) == -1)
+		fatalx("frame_data_header");
+	conn_send_pipe(conn, req->pipe);
+	req->pipe = NULL;
+	if (req->buflen > 0) {
+		if (evbuffer_add_reference(conn->out, req->buf, req->buflen,
+		    dispatch_free_payload, NULL) == -1)
+			fatalx("evbuffer_add_reference");
+		req->buf = NULL;
+		req->buflen = 0;
+	}
+	conn_kick(conn);
+}
+
 /* Pack and queue the reply (or this chunk of it) for req. */
 static void
 dispatch_reply(struct req *req)
@@ -656,6 +688,11 @@ dispatch_reply(struct req *req)
 		req->fd = -1;
 	}
 
+	if (resp->result_case == AIOFS__V1__RESPONSE__RESULT_DATA &&
+	    req->pipe != NULL) {
+		dispatch_reply_spliced(req);
+		return;
+	}
 	if (resp->result_case == AIOFS__V1__RESPONSE__RESULT_DATA &&
 	    req->buf != NULL) {
 		/* Zero copy: the payload goes by reference. */

@@ -105,19 +105,18 @@ frame_varint(uint8_t *p, uint64_t v)
 }
 
 /*
- * Write Response{id, more, data: Data{eof, data}} without copying data:
- * the header is encoded by hand and the payload is added by reference, so
- * it goes from the worker's buffer straight to the socket.  The encoding is
- * exactly what protobuf-c would produce (fields in any order are valid;
- * eof comes before data so that the payload is last).  cleanup(data, len,
- * arg) is called when libevent no longer needs the payload.
+ * Encode the header of Response{id, more, data: Data{eof, data}} for a
+ * payload of len bytes into hdr (FRAME_DATA_HDR_MAX bytes): the frame
+ * length, the envelope and the Data message up to the payload, which
+ * follows it on the wire.  The encoding is exactly what protobuf-c would
+ * produce (fields in any order are valid; eof comes before data so that
+ * the payload is last).  Returns the header's length, or 0 if the frame
+ * would be too large.
  */
-int
-frame_write_data(struct evbuffer *out, uint64_t id, int more, void *data,
-    size_t len, int eof, void (*cleanup)(const void *, size_t, void *),
-    void *arg)
+size_t
+frame_data_header(uint8_t *hdr, uint64_t id, int more, size_t len, int eof)
 {
-	uint8_t		 hdr[64], inner[16];
+	uint8_t		 inner[16];
 	size_t		 h = 4, in = 0, datamsg;
 
 	/* Data message: [eof] + tag(1,LEN) + varint(len) + payload. */
@@ -139,9 +138,29 @@ frame_write_data(struct evbuffer *out, uint64_t id, int more, void *data,
 	h += frame_varint(hdr + h, datamsg);
 	memcpy(hdr + h, inner, in);
 	h += in;
-	if (h - 4 + len > UINT32_MAX)
-		return (-1);
+	if (len > UINT32_MAX || h - 4 + len > UINT32_MAX)
+		return (0);
 	frame_put_header(hdr, h - 4 + len);
+	return (h);
+}
+
+/*
+ * Write Response{id, more, data: Data{eof, data}} without copying data:
+ * the header is encoded by hand (frame_data_header) and the payload is
+ * added by reference, so it goes from the worker's buffer straight to the
+ * socket.  cleanup(data, len, arg) is called when libevent no longer needs
+ * the payload.
+ */
+int
+frame_write_data(struct evbuffer *out, uint64_t id, int more, void *data,
+    size_t len, int eof, void (*cleanup)(const void *, size_t, void *),
+    void *arg)
+{
+	uint8_t		 hdr[FRAME_DATA_HDR_MAX];
+	size_t		 h;
+
+	if ((h = frame_data_header(hdr, id, more, len, eof)) == 0)
+		return (-1);
 	if (evbuffer_add(out, hdr, h) == -1)
 		return (-1);
 	if (len == 0) {

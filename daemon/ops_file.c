@@ -17,6 +17,13 @@
  * Large results are streamed: a work function produces at most
  * AIOFS_MAX_CHUNK bytes, sets req->more and is called again for the rest
  * (see dispatch.c), with its progress in req->cursor.
+ *
+ * Large chunks of pread (on a read-only binary handle) and readfile are
+ * spliced rather than copied (ops_file_splice, spipe.c): the worker moves
+ * page references into a pipe, and the loop passes them to the socket.
+ * pread on a writable handle copies, so that a pwrite queued behind it on
+ * the same handle cannot show in its data; so do text mode, spooled
+ * temporary files and files that cannot be spliced.
  */
 #include <sys/stat.h>
 
@@ -39,6 +46,7 @@ struct read_cursor {
 	int		 fd;		/* readfile: owned */
 	struct textio	*text;		/* text pread: decoder across parts */
 	int64_t		 hint;		/* readfile: size of the first read */
+	int		 nosplice;	/* the file cannot be spliced */
 };
 
 /* Free a read cursor and what it owns. */
@@ -1083,6 +1091,72 @@ ops_file_close_work(struct req *req)
 	req_set_empty(req);
 }
 
+/*
+ * Produce this chunk (want bytes of fd at c->offset) by splicing instead of
+ * copying, when it is big enough for that to pay (AIOFS_SPLICE_MIN: under
+ * it, the extra syscalls and the separate header write cost more than
+ * copying saves) and a pipe is free.  A pipe full of partial pages (an
+ * unaligned offset) cannot take a whole chunk: the rest is read into a
+ * tail buffer, so chunks are cut where they always were.  Returns 1 when
+ * *pp (not empty), *tailp and *tlenp hold the chunk and c->offset has
+ * moved past it; 0 when the caller must copy instead (nothing was done;
+ * c->nosplice remembers a file that cannot be spliced); -1 if req failed.
+ */
+static int
+ops_file_splice(struct req *req, struct read_cursor *c, int fd, size_t want,
+    struct spipe **pp, char **tailp, size_t *tlenp)
+{
+	struct spipe	*p;
+	char		*tail = NULL;
+	size_t		 left, tlen = 0;
+	ssize_t		 n;
+	int		 eof, e;
+
+	/* Never on the loop: filling the pipe may wait for the disk. */
+	if (fast_nowait || c->nosplice || want < AIOFS_SPLICE_MIN ||
+	    (p = spipe_get()) == NULL)
+		return (0);
+	if (spipe_fill(p, fd, &c->offset, want, &eof) <= 0) {
+		e = errno;
+		spipe_put(p);
+		if (!eof && e == ECANCELED) {
+			req_fail(req, ECANCELED, NULL);
+			return (-1);
+		}
+		/* At EOF, or not this file (EINVAL...): the copy says. */
+		if (!eof)
+			c->nosplice = 1;
+		return (0);
+	}
+	if (!eof && p->len < want) {
+		left = want - p->len;
+		tail = xmalloc(left);
+		while (tlen < left) {
+			n = pread(fd, tail + tlen, left - tlen, c->offset);
+			if (n == -1 && errno == EINTR) {
+				if (!pool_cancelled())
+					continue;
+				free(tail);
+				spipe_put(p);
+				req_fail(req, ECANCELED, NULL);
+				return (-1);
+			}
+			if (n <= 0)	/* a short chunk, as in the copy */
+				break;
+			tlen += n;
+			c->offset += n;
+		}
+		if (tlen == 0) {
+			free(tail);
+			tail = NULL;
+		}
+	}
+	*pp = p;
+	*tailp = tail;
+	*tlenp = tlen;
+	return (1);
+}
+
 /* pread(size, offset): does not move the position. */
 void
 ops_file_pread_work(struct req *req)
@@ -1090,10 +1164,11 @@ ops_file_pread_work(struct req *req)
 	Aiofs__V1__Pread	*m = req->msg->pread;
 	struct hfile		*f = req->f;
 	struct read_cursor	*c = req->cursor;
+	struct spipe		*p;
 	size_t			 want, got = 0;
 	ssize_t			 n;
 	char			*buf;
-	int			 eof;
+	int			 eof, rc;
 
 	if (c == NULL) {
 		if (f != NULL && hfile_begin_read(req, f) == -1)
@@ -1112,6 +1187,19 @@ ops_file_pread_work(struct req *req)
 	}
 	want = (size_t)c->left > opts.max_chunk ? opts.max_chunk :
 	    (size_t)c->left;
+	if (f == NULL) {		/* read-only binary: may splice */
+		rc = ops_file_splice(req, c, req->fd, want, &p, &buf, &got);
+		if (rc == -1)
+			return;
+		if (rc == 1) {
+			got += p->len;
+			c->left -= got;
+			if (got == want && c->left > 0)
+				req->more = 1;
+			req_set_spliced(req, p, buf, got - p->len, got < want);
+			return;
+		}
+	}
 	buf = chunk_alloc(want);
 	while (got < want) {
 		if (f == NULL)		/* read-only binary: outside the FIFO */
@@ -1474,12 +1562,14 @@ ops_file_readfile_work(struct req *req)
 {
 	Aiofs__V1__ReadFile	*m = req->msg->readfile;
 	struct read_cursor	*c = req->cursor;
+	struct spipe		*p;
 	struct fmode		 fm;
 	struct stat		 sb;
 	char			*path, *clientpath, *buf;
 	size_t			 want, got = 0;
 	int64_t			 size;
 	ssize_t			 n;
+	int			 rc;
 
 	if (c == NULL) {
 		clientpath = req_memdup(req, m->path.data, m->path.len);
@@ -1518,6 +1608,18 @@ ops_file_readfile_work(struct req *req)
 	    opts.max_chunk : (size_t)c->left;
 	if (c->hint > 0 && (size_t)c->hint < want)
 		want = c->hint;
+	if ((rc = ops_file_splice(req, c, c->fd, want, &p, &buf, &got)) == -1)
+		return;
+	if (rc == 1) {
+		c->hint = 0;
+		got += p->len;
+		if (c->left > 0)
+			c->left -= got;
+		if (got == want && c->left != 0 && want > 0)
+			req->more = 1;
+		req_set_spliced(req, p, buf, got - p->len, !req->more);
+		return;
+	}
 	buf = chunk_alloc(want);
 	while (got < want) {
 		n = fast_pread(c->fd, buf + got, want - got, c->offset);

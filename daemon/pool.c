@@ -21,6 +21,11 @@
  * --max-busy requests of one connection at a time, so a client whose
  * operations block (a silent FIFO, a huge rmtree) cannot take every worker
  * from the others, while a client alone still keeps them all but one busy.
+ * A request that produced a large chunk keeps its slot until the loop has
+ * taken its completion: until then the output throttle cannot see the
+ * chunk, and workers would run ahead of a loop short of CPU by any number
+ * of chunks.  Small results free the slot at once, so that the worker may
+ * take the connection's next request without going to sleep.
  *
  * Cancellation: a queued req is unlinked under wq_mutex and completed with
  * ECANCELED by the caller.  A running one is flagged and its thread gets
@@ -68,11 +73,27 @@ pool_queue_of(struct req *req)
 	return (req->conn != NULL ? &req->conn->pq : &wq_anon);
 }
 
+/*
+ * A request of q is done: its slot of the connection's share is free, and
+ * an idle worker may take the next one.  Any thread; no lock held.
+ */
+static void
+pool_release(struct poolq *q)
+{
+	int	 wake;
+
+	pthread_mutex_lock(&wq_mutex);
+	q->running--;
+	wake = !TAILQ_EMPTY(&q->reqs) && !q->throttled && wq_idle > 0;
+	pthread_mutex_unlock(&wq_mutex);
+	if (wake)
+		pthread_cond_signal(&wq_cond);
+}
+
 /* Run one op in this worker, then queue its completion. */
 static void
 pool_run(struct req *req)
 {
-	struct poolq	*q;
 	int		 wake;
 
 	__atomic_add_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
@@ -92,18 +113,11 @@ pool_run(struct req *req)
 	pool_current = NULL;
 	__atomic_sub_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
 
-	/* A slot of this connection's share is free again. */
-	q = pool_queue_of(req);
-	pthread_mutex_lock(&wq_mutex);
-	q->running--;
-	if (req->conn != NULL && req->buflen >= FAST_MAX_IO) {
-		req->unqueued = req->buflen;
-		q->unqueued += req->buflen;
-	}
-	wake = !TAILQ_EMPTY(&q->reqs) && wq_idle > 0;
-	pthread_mutex_unlock(&wq_mutex);
-	if (wake)
-		pthread_cond_signal(&wq_cond);
+	/* A slot of this connection's share is free again, or at the loop. */
+	req->pool_held = req->more || req->pipe != NULL ||
+	    req->buflen >= AIOFS_BULK_MIN;
+	if (!req->pool_held)
+		pool_release(pool_queue_of(req));
 
 	pthread_mutex_lock(&done_mutex);
 	__atomic_store_n(&req->state, REQ_DONE, __ATOMIC_RELEASE);
@@ -131,7 +145,7 @@ pool_take(void)
 
 	TAILQ_FOREACH(q, &wq_ready, entry) {
 		if (q != &wq_anon && (q->running >= opts.max_busy ||
-		    q->throttled || q->unqueued > AIOFS_OUT_HIWAT))
+		    q->throttled))
 			continue;
 		req = TAILQ_FIRST(&q->reqs);
 		TAILQ_REMOVE(&q->reqs, req, qentry);
@@ -161,28 +175,6 @@ pool_throttle(struct poolq *q, int on)
 	pthread_mutex_lock(&wq_mutex);
 	q->throttled = on;
 	wake = !on && !TAILQ_EMPTY(&q->reqs) && wq_idle > 0;
-	pthread_mutex_unlock(&wq_mutex);
-	if (wake)
-		pthread_cond_broadcast(&wq_cond);
-}
-
-/*
- * The loop has put n bytes of bulk data, counted when a worker produced
- * them, on q's connection's output, where the output throttle sees them.
- * Until then they count against the same high watermark: workers run
- * ahead of the loop, and without this a connection with many large reads
- * in flight could have all of them finished and waiting in memory at once.
- */
-void
-pool_output(struct poolq *q, size_t n)
-{
-	int	 wake;
-
-	pthread_mutex_lock(&wq_mutex);
-	q->unqueued -= n;
-	wake = q->unqueued + n > AIOFS_OUT_HIWAT &&
-	    q->unqueued <= AIOFS_OUT_HIWAT && !TAILQ_EMPTY(&q->reqs) &&
-	    wq_idle > 0;
 	pthread_mutex_unlock(&wq_mutex);
 	if (wake)
 		pthread_cond_broadcast(&wq_cond);
@@ -235,6 +227,8 @@ pool_done_cb(int fd, short events, void *arg)
 {
 	TAILQ_HEAD(, req)	 list = TAILQ_HEAD_INITIALIZER(list);
 	struct req		*req;
+	struct conn		*conn;
+	struct poolq		*q;
 	uint64_t		 n;
 
 	(void)events;
@@ -248,7 +242,23 @@ pool_done_cb(int fd, short events, void *arg)
 
 	while ((req = TAILQ_FIRST(&list)) != NULL) {
 		TAILQ_REMOVE(&list, req, qentry);
+		if (!req->pool_held) {
+			dispatch_complete(req);
+			continue;
+		}
+		/*
+		 * A large chunk gives its slot back (pool_run) only once it
+		 * is queued and the output weighed (conn_output_check); the
+		 * connection must outlive dispatch_complete() for that.
+		 */
+		req->pool_held = 0;
+		q = pool_queue_of(req);
+		if ((conn = req->conn) != NULL)
+			conn_ref(conn);
 		dispatch_complete(req);
+		pool_release(q);
+		if (conn != NULL)
+			conn_unref(conn);
 	}
 	conn_flush_all();
 }

@@ -4,9 +4,9 @@
  * req_new() takes the unpacked message and a reference to the connection
  * and its session.  Workers write results only into the req: small values
  * into req->res, anything allocated into the req's arena (req_alloc) or
- * req->buf.  req_free(), on the loop after the reply is queued, is the only
- * place any of it is freed.  A streaming op's chunks are released one by
- * one with req_chunk_reset().
+ * req->buf (or req->pipe, a spliced payload).  req_free(), on the loop
+ * after the reply is queued, is the only place any of it is freed.  A
+ * streaming op's chunks are released one by one with req_chunk_reset().
  */
 #include <sys/mman.h>
 
@@ -145,6 +145,8 @@ req_chunk_reset(struct req *req)
 	chunk_free(req->buf);
 	req->buf = NULL;
 	req->buflen = 0;
+	spipe_put(req->pipe);		/* not sent: closed unless empty */
+	req->pipe = NULL;
 	req->eof = 0;
 	req->more = 0;
 	free(req->errpath);
@@ -319,6 +321,23 @@ req_set_data(struct req *req, void *buf, size_t len, int eof)
 	req->res.data.eof = eof != 0;
 	req->resp.result_case = AIOFS__V1__RESPONSE__RESULT_DATA;
 	req->resp.data = &req->res.data;
+}
+
+/*
+ * Result: Data spliced into pipe p (spipe.c), followed by taillen bytes of
+ * tail (malloc'd, may be NULL) that did not fit in the pipe.  Both become
+ * the req's.  There is no contiguous payload: dispatch_reply() writes the
+ * header and queues the pipe, and nothing may pack this Response.
+ */
+void
+req_set_spliced(struct req *req, struct spipe *p, void *tail, size_t taillen,
+    int eof)
+{
+	req_set_data(req, tail, taillen, eof);
+	spipe_put(req->pipe);
+	req->pipe = p;
+	req->res.data.data.data = NULL;
+	req->res.data.data.len = p->len + taillen;
 }
 
 /* Fill a StatReply from a struct stat. */

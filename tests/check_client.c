@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3486,6 +3487,719 @@ START_TEST(test_daemon_gone)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- splice */
+
+/*
+ * Large pread/readfile chunks are spliced (daemon/spipe.c): file pages go
+ * through a pipe into the socket, the frame header is written first.  These
+ * tests check the bytes, the framing around the pipe segments, and that
+ * every pipe is closed or pooled whatever happens to the connection.
+ */
+
+/*
+ * Pipe ends the daemon holds open (/proc/PID/fd links "pipe:[...]").  It
+ * may have inherited some (its stdio...): tests count from a baseline.
+ */
+static int
+daemon_pipe_fds(struct tdaemon *d)
+{
+	char		 dirp[64], path[384], link[64];
+	DIR		*dir;
+	struct dirent	*de;
+	ssize_t		 n;
+	int		 count = 0;
+
+	snprintf(dirp, sizeof dirp, "/proc/%d/fd", (int)d->pid);
+	dir = opendir(dirp);
+	ck_assert_ptr_nonnull(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dirp, de->d_name);
+		n = readlink(path, link, sizeof link - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, "pipe:", 5) == 0)
+			count++;
+	}
+	closedir(dir);
+	return (count);
+}
+
+#define SX_CONNS	4
+
+enum sx_kind {
+	SX_DATA,	/* pread/readfile: exactly want[0, len), eof as given */
+	SX_OK,		/* ping, stat: success */
+	SX_FD,		/* openfd: an fd whose file holds fdwant */
+	SX_SEQ		/* an op on a FIFO handle: replies in order */
+};
+
+struct sxrun {
+	int		 done;
+	int		 bad;
+	int		 lastseq[SX_CONNS];
+	char		 why[256];
+};
+
+/* What one request of the splice tests must come back with. */
+struct sx {
+	struct sxrun	*run;
+	enum sx_kind	 kind;
+	int		 conn;
+	const uint8_t	*want;
+	size_t		 len;
+	int		 eof;		/* -1: either */
+	const char	*fdwant;
+	int		 seq;
+};
+
+/* Record the first thing that went wrong. */
+static void
+sx_bad(struct sxrun *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+sx_bad(struct sxrun *r, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (r->bad++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(r->why, sizeof r->why, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* Completion of any request of the splice tests: check it. */
+static void
+sx_cb(aiofs_req_t *req)
+{
+	struct sx	*x = req->data;
+	struct sxrun	*r = x->run;
+	char		 buf[64];
+	ssize_t		 n;
+
+	r->done++;
+	switch (x->kind) {
+	case SX_DATA:
+		if (req->result != (int64_t)x->len || req->len != x->len)
+			sx_bad(r, "data: result %lld, %zu bytes, want %zu "
+			    "(%s)", (long long)req->result, req->len, x->len,
+			    req->errmsg != NULL ? req->errmsg : "");
+		else if (x->len > 0 && memcmp(req->buf, x->want, x->len) != 0)
+			sx_bad(r, "data: %zu bytes differ", x->len);
+		else if (x->eof != -1 && req->eof != x->eof)
+			sx_bad(r, "data: eof %d, want %d", req->eof, x->eof);
+		break;
+	case SX_OK:
+		if (req->result < 0)
+			sx_bad(r, "op %d: %s", (int)req->op,
+			    aiofs_errname((int)req->result));
+		break;
+	case SX_FD:
+		if (req->result != 0 || req->fd < 0) {
+			sx_bad(r, "openfd: %lld, fd %d",
+			    (long long)req->result, req->fd);
+			break;
+		}
+		n = pread(req->fd, buf, sizeof buf, 0);
+		if (n != (ssize_t)strlen(x->fdwant) ||
+		    memcmp(buf, x->fdwant, n) != 0)
+			sx_bad(r, "openfd: the fd is not %s's", x->fdwant);
+		close(req->fd);
+		break;
+	case SX_SEQ:
+		if (req->result < 0 || x->seq != r->lastseq[x->conn] + 1)
+			sx_bad(r, "fifo op %d after %d (%lld)", x->seq,
+			    r->lastseq[x->conn], (long long)req->result);
+		r->lastseq[x->conn] = x->seq;
+		break;
+	}
+	aiofs_req_cleanup(req);
+}
+
+START_TEST(test_splice_mixed)
+{
+	static const char *const extra[] = { "--allow-fd-passing", NULL };
+	static const char *const fdnames[] = { "of0", "of1", "of2" };
+	static const size_t	 sizes[] = { 2 * MiB + 1000, 64 * 1024,
+	    64 * 1024 - 1, 3 * MiB, MiB, 300 * 1024 + 7 };
+	static const size_t	 offs[] = { 1800000, 0, 4096, 5 * MiB + 1,
+	    6 * MiB, 123 };
+	struct tdaemon		 d;
+	aiofs_t			*hs[SX_CONNS];
+	aiofs_req_t		*reqs;
+	struct sx		*xs;
+	struct sxrun		 run;
+	aiofs_file_t		 fr[SX_CONNS], fw[SX_CONNS];
+	aiofs_req_t		*r;
+	uint8_t			*want;
+	size_t			 n = 12 * MiB + 333, tail = 700000;
+	int			 i, k, j, nr = 0, seq[SX_CONNS], pipes0;
+	struct cl		 c;
+
+	cl_start(&c, extra);
+	d = c.d;
+	pipes0 = daemon_pipe_fds(&d);
+	hs[0] = c.h;
+	want = host_pattern_file(&c, "big", n, 21);
+	host_put(&c, "small", "12345", 5);
+	for (i = 0; i < 3; i++)
+		host_put(&c, fdnames[i], fdnames[i], strlen(fdnames[i]));
+	for (i = 1; i < SX_CONNS; i++)
+		ck_assert_int_eq(aiofs_connect(&hs[i], d.sock, "splice"), 0);
+	for (i = 0; i < SX_CONNS; i++) {
+		c.h = hs[i];
+		fr[i] = xopen(&c, "big", "rb", NULL);
+		fw[i] = xopen(&c, "scratch", "wb", NULL);
+	}
+	reqs = calloc(SX_CONNS * 64, sizeof *reqs);
+	xs = calloc(SX_CONNS * 64, sizeof *xs);
+	memset(&run, 0, sizeof run);
+	memset(seq, 0, sizeof seq);
+
+	/*
+	 * Everything pipelined on every connection at once: spliced and
+	 * copied Data chunks, inline replies, fds to attach and FIFO-ordered
+	 * replies all share each connection's output.
+	 */
+#define SX(kind_, conn_) (xs[nr].run = &run, xs[nr].kind = (kind_),	\
+	xs[nr].conn = (conn_), reqs[nr].data = &xs[nr], &reqs[nr++])
+	for (i = 0; i < SX_CONNS; i++) {
+		for (k = 0; k < 6; k++) {
+			j = (k + i) % 6;
+			r = SX(SX_DATA, i);
+			xs[nr - 1].want = want + offs[j];
+			xs[nr - 1].len = sizes[j];
+			xs[nr - 1].eof = 0;
+			ck_assert_int_eq(aiofs_pread(hs[i], r, fr[i],
+			    sizes[j], offs[j], sx_cb), 0);
+			ck_assert_int_eq(aiofs_ping(hs[i], SX(SX_OK, i),
+			    sx_cb), 0);
+			ck_assert_int_eq(aiofs_stat(hs[i], SX(SX_OK, i),
+			    "small", 1, sx_cb), 0);
+			r = SX(SX_DATA, i);
+			xs[nr - 1].want = want + 12345;
+			xs[nr - 1].len = 100;
+			xs[nr - 1].eof = 0;
+			ck_assert_int_eq(aiofs_pread(hs[i], r, fr[i], 100,
+			    12345, sx_cb), 0);
+			r = SX(SX_FD, i);
+			xs[nr - 1].fdwant = fdnames[(i + k) % 3];
+			ck_assert_int_eq(aiofs_openfd(hs[i], r,
+			    fdnames[(i + k) % 3], "rb", 0, sx_cb), 0);
+			r = SX(SX_SEQ, i);
+			xs[nr - 1].seq = ++seq[i];
+			ck_assert_int_eq(aiofs_tell(hs[i], r, fw[i], sx_cb), 0);
+		}
+		/* The whole file from an odd offset, several parts. */
+		r = SX(SX_DATA, i);
+		xs[nr - 1].want = want + 3;
+		xs[nr - 1].len = n - 3;
+		xs[nr - 1].eof = 1;
+		ck_assert_int_eq(aiofs_readfile(hs[i], r, "big", 3, -1, sx_cb),
+		    0);
+		/* A short last chunk: EOF inside it. */
+		r = SX(SX_DATA, i);
+		xs[nr - 1].want = want + n - tail;
+		xs[nr - 1].len = tail;
+		xs[nr - 1].eof = 1;
+		ck_assert_int_eq(aiofs_pread(hs[i], r, fr[i], 2 * MiB,
+		    n - tail, sx_cb), 0);
+		r = SX(SX_SEQ, i);
+		xs[nr - 1].seq = ++seq[i];
+		ck_assert_int_eq(aiofs_tell(hs[i], r, fw[i], sx_cb), 0);
+	}
+#undef SX
+	/*
+	 * Read nothing for a while: the sockets fill, pipes queue up in the
+	 * daemon's output, and replies (and fds) queue behind them.
+	 */
+	usleep(300000);
+	ck_assert_int_eq(multi_drive(hs, SX_CONNS, &run.done, nr, 60000), 0);
+	ck_assert_int_eq(run.done, nr);
+	ck_assert_msg(run.bad == 0, "%d bad replies; first: %s", run.bad,
+	    run.why);
+	/* The pool keeps the pipes it used for a while: splice was used. */
+	ck_assert_int_gt(daemon_pipe_fds(&d), pipes0);
+	for (i = 0; i < SX_CONNS; i++) {
+		c.h = hs[i];
+		xping(&c);
+		xclose(&c, fr[i]);
+		xclose(&c, fw[i]);
+		if (i > 0)
+			aiofs_close(hs[i]);
+	}
+	c.h = hs[0];
+	free(reqs);
+	free(xs);
+	free(want);
+	cl_stop(&c);
+}
+END_TEST
+
+START_TEST(test_splice_fds_behind_pipes)
+{
+	static const char *const extra[] = { "--allow-fd-passing", NULL };
+	static const char *const fdnames[] = { "of0", "of1", "of2" };
+	struct cl		 c;
+	aiofs_req_t		 reqs[42];
+	struct sx		 xs[42];
+	struct sxrun		 run;
+	uint8_t			*want;
+	size_t			 n = 24 * MiB;
+	int			 i, nr = 0;
+
+	cl_start(&c, extra);
+	want = host_pattern_file(&c, "big", n, 22);
+	for (i = 0; i < 3; i++)
+		host_put(&c, fdnames[i], fdnames[i], strlen(fdnames[i]));
+	memset(&run, 0, sizeof run);
+	/*
+	 * Two streams fill the socket and the output; the fds' replies
+	 * then queue behind them, several in a row, each fd to go with the
+	 * first byte of its own frame.
+	 */
+	for (i = 0; i < 2; i++) {
+		xs[nr].run = &run;
+		xs[nr].kind = SX_DATA;
+		xs[nr].want = want + i;
+		xs[nr].len = n - i;
+		xs[nr].eof = 1;
+		rinit(&reqs[nr]);
+		reqs[nr].data = &xs[nr];
+		ck_assert_int_eq(aiofs_readfile(c.h, &reqs[nr], "big", i, -1,
+		    sx_cb), 0);
+		nr++;
+	}
+	for (i = 0; i < 40; i++) {
+		xs[nr].run = &run;
+		xs[nr].kind = SX_FD;
+		xs[nr].fdwant = fdnames[i % 3];
+		rinit(&reqs[nr]);
+		reqs[nr].data = &xs[nr];
+		ck_assert_int_eq(aiofs_openfd(c.h, &reqs[nr], fdnames[i % 3],
+		    "rb", 0, sx_cb), 0);
+		nr++;
+	}
+	usleep(300000);
+	ck_assert_int_eq(drive_until(c.h, &run.done, nr, 60000), 0);
+	ck_assert_msg(run.bad == 0, "%d bad replies; first: %s", run.bad,
+	    run.why);
+	xping(&c);
+	free(want);
+	cl_stop(&c);
+}
+END_TEST
+
+START_TEST(test_splice_readfile_sizes)
+{
+	static const size_t	 sizes[] = { 4096, 64 * 1024 - 1, 64 * 1024,
+	    MiB - 1, MiB, MiB + 1, 5 * MiB + 77 };
+	struct cl		 c;
+	aiofs_req_t		 req;
+	uint8_t			*want;
+	char			 name[32];
+	size_t			 i, n;
+
+	cl_start(&c, NULL);
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		n = sizes[i];
+		snprintf(name, sizeof name, "f%zu", i);
+		want = host_pattern_file(&c, name, n, 30 + i);
+		rinit(&req);
+		ck_assert_int_eq(aiofs_readfile(c.h, &req, name, 0, -1, NULL),
+		    (int)n);
+		ck_assert_msg(memcmp(req.buf, want, n) == 0, "%s differs",
+		    name);
+		aiofs_req_cleanup(&req);
+		/* A range at an unaligned offset, and past the end. */
+		ck_assert_int_eq(aiofs_readfile(c.h, &req, name, 1001,
+		    (int64_t)n, NULL), (int)(n - 1001));
+		ck_assert(memcmp(req.buf, want + 1001, n - 1001) == 0);
+		aiofs_req_cleanup(&req);
+		ck_assert_int_eq(aiofs_readfile(c.h, &req, name, (int64_t)n,
+		    -1, NULL), 0);
+		aiofs_req_cleanup(&req);
+		free(want);
+	}
+	xping(&c);
+	cl_stop(&c);
+}
+END_TEST
+
+struct trunc_state {
+	struct cl	*c;
+	const uint8_t	*want;
+	size_t		 off;
+	size_t		 newsize;
+	unsigned	 parts;
+	unsigned	 finals;
+	int64_t		 err;
+	int		 bad;
+	size_t		 badat;
+};
+
+/* One part of a stream whose file is cut short after the first part. */
+static void
+trunc_cb(aiofs_req_t *req)
+{
+	struct trunc_state	*s = req->data;
+	const uint8_t		*p = (const uint8_t *)req->buf;
+	size_t			 i, at;
+
+	if (req->result < 0) {
+		s->err = req->result;
+		s->finals++;
+		return;
+	}
+	for (i = 0; i < req->len && !s->bad; i++) {
+		at = s->off + i;
+		/* Before the cut: the file; after it: the file or zeros. */
+		if (p[i] != s->want[at] && (at < s->newsize || p[i] != 0)) {
+			s->bad = 1;
+			s->badat = at;
+		}
+	}
+	s->off += req->len;
+	if (s->parts++ == 0)
+		ck_assert_int_eq(truncate(hp(s->c, "big"), s->newsize), 0);
+	if (!req->more)
+		s->finals++;
+}
+
+START_TEST(test_splice_truncated_midstream)
+{
+	/* Cut behind what the daemon has queued, or ahead of it. */
+	static const size_t	 cuts[] = { 3 * MiB + 5, 40 * MiB + 5,
+	    40 * MiB + 5 };
+	struct cl		 c;
+	aiofs_req_t		 req;
+	aiofs_file_t		 f;
+	struct trunc_state	 s;
+	uint8_t			*want;
+	size_t			 n = 48 * MiB;
+	int			 round;
+
+	f = 0;
+	cl_start(&c, NULL);
+	for (round = 0; round < 3; round++) {
+		want = host_pattern_file(&c, "big", n, 40 + round);
+		memset(&s, 0, sizeof s);
+		s.c = &c;
+		s.want = want;
+		s.newsize = cuts[round];
+		rinit(&req);
+		req.data = &s;
+		req.flags = AIOFS_REQ_STREAM;
+		if (round != 1)
+			ck_assert_int_eq(aiofs_readfile(c.h, &req, "big", 0, -1,
+			    trunc_cb), 0);
+		else {
+			f = xopen(&c, "big", "rb", NULL);
+			ck_assert_int_eq(aiofs_pread(c.h, &req, f, n, 0,
+			    trunc_cb), 0);
+		}
+		ck_assert_int_eq(aiofs_run(c.h), 0);
+		aiofs_req_cleanup(&req);
+		/* Data or an error, one end, and the stream still in step. */
+		ck_assert_uint_eq(s.finals, 1);
+		ck_assert_msg(!s.bad, "round %d: wrong byte at %zu", round,
+		    s.badat);
+		ck_assert_uint_le(s.off, n);
+		if (s.err == 0)
+			ck_assert_uint_ge(s.off, s.newsize);
+		/* Ahead of the stream: it ends exactly at the new EOF. */
+		if (round > 0 && s.err == 0)
+			ck_assert_uint_eq(s.off, s.newsize);
+		xping(&c);
+		rinit(&req);
+		ck_assert_int_eq(aiofs_readfile(c.h, &req, "big", s.newsize - 5,
+		    -1, NULL), 5);
+		ck_assert(memcmp(req.buf, want + s.newsize - 5, 5) == 0);
+		aiofs_req_cleanup(&req);
+		if (round == 1)
+			xclose(&c, f);
+		free(want);
+	}
+	cl_stop(&c);
+}
+END_TEST
+
+/* Counts the completions of requests nobody checks. */
+static void
+any_cb(aiofs_req_t *req)
+{
+	(*(int *)req->data)++;
+	aiofs_req_cleanup(req);
+}
+
+struct cancel_stream {
+	struct stream_state	 s;	/* first: stream_cb's req->data */
+	aiofs_t			*h;
+	int			 rc;	/* of aiofs_cancel, 1 before */
+};
+
+/* A stream part: check it, and cancel the stream at the first one. */
+static void
+cancel_stream_cb(aiofs_req_t *req)
+{
+	struct cancel_stream	*cs = req->data;
+
+	stream_cb(req);
+	if (cs->rc == 1 && req->more)
+		cs->rc = aiofs_cancel(cs->h, req);
+}
+
+/* Wait until the daemon holds want pipe ends; returns how many it has. */
+static int
+wait_pipes(struct tdaemon *d, int want, int ms)
+{
+	long long	 end = now_ms() + ms;
+	int		 n;
+
+	while ((n = daemon_pipe_fds(d)) != want && now_ms() < end)
+		usleep(50000);
+	return (n);
+}
+
+START_TEST(test_splice_disconnect_midstream)
+{
+	struct cl		 c;
+	aiofs_req_t		 reqs[6];
+	aiofs_file_t		 f;
+	struct cancel_stream	 cs;
+	uint8_t			*want;
+	size_t			 n = 64 * MiB;
+	int			 base, pipes0, i, done = 0, np = 0;
+	long long		 end;
+
+	tdaemon_start(&c.d, NULL);
+	base = stable_nfds(&c.d);
+	pipes0 = daemon_pipe_fds(&c.d);
+	ck_assert_int_eq(aiofs_connect(&c.h, c.d.sock, "leaver"), 0);
+	want = host_pattern_file(&c, "big", n, 50);
+	f = xopen(&c, "big", "rb", NULL);
+	/* Far more than the daemon queues: it stops with pipes in hand. */
+	for (i = 0; i < 4; i++) {
+		rinit(&reqs[i]);
+		reqs[i].data = &done;
+		ck_assert_int_eq(aiofs_pread(c.h, &reqs[i], f, 16 * MiB,
+		    (int64_t)i * 16 * MiB + 1, any_cb), 0);
+	}
+	rinit(&reqs[4]);
+	reqs[4].data = &done;
+	ck_assert_int_eq(aiofs_readfile(c.h, &reqs[4], "big", 0, -1, any_cb),
+	    0);
+	end = now_ms() + 5000;
+	while ((np = daemon_pipe_fds(&c.d) - pipes0) < 4 && now_ms() < end)
+		usleep(20000);
+	ck_assert_msg(np >= 4, "only %d pipe fds while the output is stuck",
+	    np);
+	/* Gone without reading a byte. */
+	aiofs_close(c.h);
+	c.h = NULL;
+	i = wait_nfds(&c.d, base, 10000);
+	ck_assert_msg(i == base, "daemon has %d fds, %d before the client "
+	    "(%d pipe ends)", i, base, daemon_pipe_fds(&c.d) - pipes0);
+
+	/* Cancelled mid-stream: the stream ends, the connection goes on. */
+	ck_assert_int_eq(aiofs_connect(&c.h, c.d.sock, "canceller"), 0);
+	memset(&cs, 0, sizeof cs);
+	cs.s.want = want;
+	cs.h = c.h;
+	cs.rc = 1;
+	rinit(&reqs[5]);
+	reqs[5].data = &cs;
+	reqs[5].flags = AIOFS_REQ_STREAM;
+	ck_assert_int_eq(aiofs_readfile(c.h, &reqs[5], "big", 0, -1,
+	    cancel_stream_cb), 0);
+	ck_assert_int_eq(aiofs_run(c.h), 0);
+	aiofs_req_cleanup(&reqs[5]);
+	ck_assert_int_eq(cs.rc, 0);
+	ck_assert_uint_gt(cs.s.parts, 0);
+	ck_assert_uint_eq(cs.s.finals, 1);
+	ck_assert_int_eq(cs.s.mismatch, 0);
+	ck_assert(cs.s.err == -ECANCELED || (cs.s.err == 0 && cs.s.off == n));
+	xping(&c);
+	aiofs_close(c.h);
+	c.h = NULL;
+	ck_assert_int_eq(wait_nfds(&c.d, base, 10000), base);
+	ck_assert_int_eq(wait_pipes(&c.d, pipes0, 1000), pipes0);
+	free(want);
+	tdaemon_stop(&c.d);
+}
+END_TEST
+
+/* Drive hs until *counter reaches n; *maxpipes: most pipe ends seen. */
+static int
+sx_drive_sampling(aiofs_t **hs, int nh, const int *counter, int n,
+    struct tdaemon *d, int *maxpipes)
+{
+	struct pollfd	 pfd[SX_CONNS];
+	long long	 end = now_ms() + 60000;
+	int		 i, np;
+
+	while (*counter < n) {
+		if (now_ms() > end)
+			return (-1);
+		for (i = 0; i < nh; i++) {
+			pfd[i].fd = aiofs_fd(hs[i]);
+			pfd[i].events = aiofs_events(hs[i]);
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, nh, 100) == -1 && errno != EINTR)
+			return (-1);
+		for (i = 0; i < nh; i++)
+			if (pfd[i].revents != 0 &&
+			    aiofs_process(hs[i], pfd[i].revents) != 0)
+				return (-1);
+		if ((np = daemon_pipe_fds(d)) > *maxpipes)
+			*maxpipes = np;
+	}
+	return (0);
+}
+
+START_TEST(test_splice_pool_exhausted)
+{
+	static const char *const one[] = { "--splice-pipes", "1", NULL };
+	static const char *const none[] = { "--splice-pipes", "0", NULL };
+	struct cl		 c;
+	aiofs_t			*hs[SX_CONNS];
+	aiofs_req_t		 reqs[SX_CONNS * 6];
+	struct sx		 xs[SX_CONNS * 6];
+	struct sxrun		 run;
+	aiofs_file_t		 f;
+	uint8_t			*want;
+	size_t			 n = 9 * MiB + 4097, off, len;
+	int			 round, i, k, nr, maxpipes, pipes0;
+
+	for (round = 0; round < 2; round++) {
+		cl_start(&c, round == 0 ? one : none);
+		pipes0 = daemon_pipe_fds(&c.d);
+		want = host_pattern_file(&c, "big", n, 60 + round);
+		hs[0] = c.h;
+		for (i = 1; i < SX_CONNS; i++)
+			ck_assert_int_eq(aiofs_connect(&hs[i], c.d.sock,
+			    "pool"), 0);
+		memset(&run, 0, sizeof run);
+		nr = 0;
+		for (i = 0; i < SX_CONNS; i++) {
+			c.h = hs[i];
+			f = xopen(&c, "big", "rb", NULL);
+			for (k = 0; k < 5; k++) {
+				off = (size_t)k * 2 * MiB + (k % 2) * 513;
+				len = 3 * MiB;
+				if (off + len > n)
+					len = n - off;
+				xs[nr].run = &run;
+				xs[nr].kind = SX_DATA;
+				xs[nr].want = want + off;
+				xs[nr].len = len;
+				xs[nr].eof = -1;
+				rinit(&reqs[nr]);
+				reqs[nr].data = &xs[nr];
+				ck_assert_int_eq(aiofs_pread(hs[i], &reqs[nr],
+				    f, 3 * MiB, off, sx_cb), 0);
+				nr++;
+			}
+			xs[nr].run = &run;
+			xs[nr].kind = SX_DATA;
+			xs[nr].want = want;
+			xs[nr].len = n;
+			xs[nr].eof = 1;
+			rinit(&reqs[nr]);
+			reqs[nr].data = &xs[nr];
+			ck_assert_int_eq(aiofs_readfile(hs[i], &reqs[nr], "big",
+			    0, -1, sx_cb), 0);
+			nr++;
+		}
+		maxpipes = pipes0;
+		ck_assert_int_eq(sx_drive_sampling(hs, SX_CONNS, &run.done, nr,
+		    &c.d, &maxpipes), 0);
+		ck_assert_msg(run.bad == 0, "round %d: %d bad replies; first: "
+		    "%s", round, run.bad, run.why);
+		k = daemon_pipe_fds(&c.d);
+		if (k > maxpipes)
+			maxpipes = k;
+		/* One pipe at most (two ends), and it was used; or none. */
+		if (round == 0)
+			ck_assert_int_eq(maxpipes - pipes0, 2);
+		else
+			ck_assert_int_eq(maxpipes - pipes0, 0);
+		for (i = 1; i < SX_CONNS; i++)
+			aiofs_close(hs[i]);
+		c.h = hs[0];
+		xping(&c);
+		free(want);
+		cl_stop(&c);
+	}
+}
+END_TEST
+
+START_TEST(test_splice_unsupported_files)
+{
+	static const char *const extra[] = { "--allow-fd-passing", NULL };
+	struct cl		 c;
+	aiofs_req_t		 req;
+	aiofs_file_t		 f;
+	char			*env, *zero;
+	ssize_t			 envlen, m;
+	int			 fd, p[2];
+
+	cl_start(&c, extra);
+	/* /proc files cannot be spliced (EINVAL): copied instead. */
+	env = calloc(1, 256 * 1024);
+	fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	envlen = 0;
+	while ((m = read(fd, env + envlen, 256 * 1024 - envlen)) > 0)
+		envlen += m;
+	rinit(&req);
+	ck_assert_int_eq(aiofs_wrap(c.h, &req, fd, "rb", NULL, NULL), 0);
+	f = req.file;
+	aiofs_req_cleanup(&req);
+	close(fd);
+	ck_assert_int_eq(aiofs_pread(c.h, &req, f, 256 * 1024, 0, NULL),
+	    (int)envlen);
+	ck_assert(envlen == 0 || memcmp(req.buf, env, envlen) == 0);
+	ck_assert_int_eq(req.eof, 1);
+	aiofs_req_cleanup(&req);
+	xclose(&c, f);
+	free(env);
+
+	/* A device that can: at an odd offset, several parts. */
+	fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(aiofs_wrap(c.h, &req, fd, "rb", NULL, NULL), 0);
+	f = req.file;
+	aiofs_req_cleanup(&req);
+	close(fd);
+	ck_assert_int_eq(aiofs_pread(c.h, &req, f, 3 * MiB, 4097, NULL),
+	    3 * MiB);
+	zero = calloc(1, 3 * MiB);
+	ck_assert(memcmp(req.buf, zero, 3 * MiB) == 0);
+	free(zero);
+	aiofs_req_cleanup(&req);
+	xclose(&c, f);
+
+	/* A pipe: no offsets, either way. */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(aiofs_wrap(c.h, &req, p[0], "rb", NULL, NULL), 0);
+	f = req.file;
+	aiofs_req_cleanup(&req);
+	ck_assert_int_eq(aiofs_pread(c.h, &req, f, 256 * 1024, 0, NULL),
+	    -ESPIPE);
+	aiofs_req_cleanup(&req);
+	xclose(&c, f);
+	close(p[0]);
+	close(p[1]);
+	xping(&c);
+	cl_stop(&c);
+}
+END_TEST
+
 Suite *
 client_suite(void)
 {
@@ -3572,6 +4286,17 @@ client_suite(void)
 	tcase_add_test(tc, test_50_connections);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_disconnect_open_handles);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("splice");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_splice_mixed);
+	tcase_add_test(tc, test_splice_fds_behind_pipes);
+	tcase_add_test(tc, test_splice_readfile_sizes);
+	tcase_add_test(tc, test_splice_truncated_midstream);
+	tcase_add_test(tc, test_splice_disconnect_midstream);
+	tcase_add_test(tc, test_splice_pool_exhausted);
+	tcase_add_test(tc, test_splice_unsupported_files);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tempfile");

@@ -448,6 +448,60 @@ START_TEST(test_write_data_same_as_protobuf_c)
 }
 END_TEST
 
+/*
+ * A spliced chunk's header is written alone and its payload follows from
+ * a pipe: header + payload must be frame_write_data's frame, byte for byte.
+ */
+static void
+check_header(struct evbuffer *out, const uint8_t *payload, uint64_t id,
+    int more, size_t len, int eof)
+{
+	uint8_t		 hdr[FRAME_DATA_HDR_MAX], *theirs;
+	size_t		 h, n;
+
+	h = frame_data_header(hdr, id, more, len, eof);
+	ck_assert_uint_gt(h, 4);
+	ck_assert_uint_le(h, FRAME_DATA_HDR_MAX);
+	ck_assert_int_eq(frame_write_data(out, id, more, (void *)payload, len,
+	    eof, NULL, NULL), 0);
+	n = evbuffer_get_length(out);
+	ck_assert_uint_eq(n, h + len);
+	theirs = evbuffer_pullup(out, -1);
+	ck_assert(memcmp(theirs, hdr, h) == 0);
+	ck_assert(len == 0 || memcmp(theirs + h, payload, len) == 0);
+	evbuffer_drain(out, n);
+}
+
+START_TEST(test_data_header_for_splice)
+{
+	static const size_t	 lens[] = { 0, 1, 127, 128, 65536,
+	    1024 * 1024 - 50, 1024 * 1024 };
+	static const uint64_t	 ids[] = { 1, 300, UINT64_MAX };
+	struct evbuffer		*out = evbuffer_new();
+	uint8_t			 hdr[FRAME_DATA_HDR_MAX], *payload;
+	size_t			 l, i;
+	int			 flags;
+
+	payload = malloc(1024 * 1024);
+	ck_assert_ptr_nonnull(payload);
+	for (i = 0; i < 1024 * 1024; i++)
+		payload[i] = (uint8_t)(i * 7);
+	for (l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+		for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+			for (flags = 0; flags < 4; flags++)
+				check_header(out, payload, ids[i], flags & 1,
+				    lens[l], flags & 2);
+		}
+	}
+	/* Too large for one frame: refused, not wrapped. */
+	ck_assert_uint_eq(frame_data_header(hdr, 1, 0, UINT32_MAX, 0), 0);
+	ck_assert_uint_eq(frame_data_header(hdr, 1, 0,
+	    (size_t)UINT32_MAX + 1, 0), 0);
+	free(payload);
+	evbuffer_free(out);
+}
+END_TEST
+
 START_TEST(test_write_data_cleanup_on_zero_length)
 {
 	struct evbuffer	*out = evbuffer_new();
@@ -509,6 +563,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_write_empty_response);
 	tcase_add_test(tc, test_write_data_matrix);
 	tcase_add_test(tc, test_write_data_same_as_protobuf_c);
+	tcase_add_test(tc, test_data_header_for_splice);
 	tcase_add_test(tc, test_write_data_cleanup_on_zero_length);
 	tcase_add_test(tc, test_write_data_reference_kept);
 	suite_add_tcase(s, tc);
