@@ -1406,13 +1406,55 @@ run_fd(struct summary *sum)
 	B.fdconns = NULL;
 }
 
+/*
+ * Fork a peer that runs serve() on theirs[] (the far ends of the workers'
+ * socketpairs), measure fn in the workers against it, and reap it.  Frees
+ * ws and theirs.
+ */
+static void
+run_peer(struct worker *ws, int *theirs, int (*serve)(int *, int),
+    void *(*fn)(void *), const char *what, struct summary *sum)
+{
+	pid_t	 pid;
+	int	 i, status;
+
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		/* The child: serve, free what it inherited, and go. */
+		for (i = 0; i < B.nconn; i++)
+			close(ws[i].fd);
+		status = serve(theirs, B.nconn);
+		free(theirs);
+		free(ws);
+		free(B.dir);
+		free(B.root);
+		free(B.hostdir);
+		_exit(status == 0 ? 0 : 1);
+	}
+	for (i = 0; i < B.nconn; i++)
+		close(theirs[i]);
+	free(theirs);
+	measure(ws, B.nconn, B.nconn, fn, pid, -1, sum);
+	for (i = 0; i < B.nconn; i++)
+		close(ws[i].fd);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		sum->broken = 1;
+		snprintf(sum->errmsg, sizeof sum->errmsg, "%s process failed",
+		    what);
+	}
+	free(ws);
+}
+
 /* The ping baseline: socketpairs to a forked echo process. */
 static void
 run_ping_baseline(struct summary *sum)
 {
 	struct worker	*ws;
-	int		*theirs, sv[2], i, status;
-	pid_t		 pid;
+	int		*theirs, sv[2], i;
 
 	ws = workers_new(B.nconn);
 	if ((theirs = calloc(B.nconn, sizeof *theirs)) == NULL)
@@ -1424,35 +1466,7 @@ run_ping_baseline(struct summary *sum)
 		ws[i].fd = sv[0];
 		theirs[i] = sv[1];
 	}
-	fflush(NULL);
-	if ((pid = fork()) == -1)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* The child: serve, free what it inherited, and go. */
-		for (i = 0; i < B.nconn; i++)
-			close(ws[i].fd);
-		status = echo_serve(theirs, B.nconn);
-		free(theirs);
-		free(ws);
-		free(B.dir);
-		free(B.root);
-		free(B.hostdir);
-		_exit(status == 0 ? 0 : 1);
-	}
-	for (i = 0; i < B.nconn; i++)
-		close(theirs[i]);
-	free(theirs);
-	measure(ws, B.nconn, B.nconn, ping_main, pid, -1, sum);
-	for (i = 0; i < B.nconn; i++)
-		close(ws[i].fd);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		sum->broken = 1;
-		snprintf(sum->errmsg, sizeof sum->errmsg, "echo process "
-		    "failed");
-	}
-	free(ws);
+	run_peer(ws, theirs, echo_serve, ping_main, "echo", sum);
 }
 
 /*
@@ -1558,8 +1572,7 @@ run_sock(struct summary *sum, int *sndbuf)
 {
 	struct worker	*ws;
 	socklen_t	 slen = sizeof *sndbuf;
-	int		*theirs, sv[2], i, size, status;
-	pid_t		 pid;
+	int		*theirs, sv[2], i, size;
 
 	ws = workers_new(B.nconn);
 	if ((theirs = calloc(B.nconn, sizeof *theirs)) == NULL)
@@ -1582,32 +1595,7 @@ run_sock(struct summary *sum, int *sndbuf)
 		    &slen) == -1)
 			*sndbuf = -1;
 	}
-	fflush(NULL);
-	if ((pid = fork()) == -1)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* The child: write, free what it inherited, and go. */
-		for (i = 0; i < B.nconn; i++)
-			close(ws[i].fd);
-		status = bulk_serve(theirs, B.nconn);
-		free(theirs);
-		free(ws);
-		_exit(status == 0 ? 0 : 1);
-	}
-	for (i = 0; i < B.nconn; i++)
-		close(theirs[i]);
-	free(theirs);
-	measure(ws, B.nconn, B.nconn, sock_main, pid, -1, sum);
-	for (i = 0; i < B.nconn; i++)
-		close(ws[i].fd);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		sum->broken = 1;
-		snprintf(sum->errmsg, sizeof sum->errmsg, "bulk writer "
-		    "process failed");
-	}
-	free(ws);
+	run_peer(ws, theirs, bulk_serve, sock_main, "bulk writer", sum);
 }
 
 /*
