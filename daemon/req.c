@@ -66,8 +66,8 @@ req_new(struct conn *conn, Request *msg)
  * through a free list: posix_memalign'd megabytes freed on another thread
  * fragment glibc's heap until it holds hundreds of megabytes that no
  * aligned request fits in again.  The region is only reserved: a slot
- * costs memory once used, and the output throttles keep the slots in use
- * to about 12 per connection streaming data (docs/performance.md).  When
+ * costs memory once used, and the output throttle and the slot hold in
+ * pool.c keep the slots in use to a few per streaming connection.  When
  * every slot is taken, plain posix_memalign.  Any thread.
  */
 #define CHUNK_SLOTS	256
