@@ -354,6 +354,11 @@ main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 
 	log_open("aiofsd", opts.foreground, level);
+	if (opts.fast_path && resolve_check_cached() == -1) {
+		log_info("openat2 has no RESOLVE_CACHED: every request goes "
+		    "to a worker");
+		opts.fast_path = 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if ((ev_base = event_base_new()) == NULL)
 		fatalx("event_base_new");

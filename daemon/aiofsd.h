@@ -240,6 +240,7 @@ struct session	*session_chdir(const struct session *, const char *);
 struct session	*session_ref(struct session *);
 void		 session_unref(struct session *);
 int		 resolve_check_openat2(void);
+int		 resolve_check_cached(void);
 int		 resolve_path(struct req *, const ProtobufCBinaryData *,
 		     char **);
 int		 resolve_open(struct req *, const char *, int, mode_t);

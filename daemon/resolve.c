@@ -106,6 +106,24 @@ resolve_check_openat2(void)
 	return (0);
 }
 
+/* Does openat2 know RESOLVE_CACHED (Linux 5.12)?  For fast.c. */
+int
+resolve_check_cached(void)
+{
+	struct open_how	 how;
+	int		 fd;
+
+	memset(&how, 0, sizeof how);
+	how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_CACHED | RESOLVE_NO_XDEV;
+	fd = resolve_openat2(AT_FDCWD, "/", &how);
+	if (fd == -1 && errno == EINVAL)
+		return (-1);
+	if (fd != -1)
+		close(fd);
+	return (0);
+}
+
 /* Is name usable as a final component?  Not "", ".", ".." or with '/'. */
 int
 resolve_name_ok(const char *name)
@@ -234,8 +252,8 @@ resolve_open(struct req *req, const char *path, int flags, mode_t mode)
 		 */
 		how.resolve |= RESOLVE_CACHED | RESOLVE_NO_XDEV;
 		fd = resolve_openat2(req->sess->rootfd, path, &how);
-		if (fd == -1 && (errno == EAGAIN || errno == EXDEV ||
-		    errno == EINTR))
+		/* Only "no such file" is sure; a worker says the rest. */
+		if (fd == -1 && errno != ENOENT && errno != ENOTDIR)
 			fast_punt();
 		return (fd);
 	}
