@@ -1400,8 +1400,14 @@ ops_file_open_fd(struct req *req, const char *path, const struct fmode *fm,
 		close(fd);
 		return (-1);
 	}
-	/* O_NONBLOCK kept a FIFO's open from blocking; reads may block. */
-	if (!S_ISREG(sb->st_mode) && (fl = fcntl(fd, F_GETFL)) != -1)
+	/*
+	 * O_NONBLOCK kept a FIFO's open from blocking; later reads may block,
+	 * and an fd handed back (OpenFd: sbp NULL) must look as the client
+	 * asked.  Reads and writes of a regular file ignore the flag, so the
+	 * daemon's own handles on one keep it and save two system calls.
+	 */
+	if ((sbp == NULL || !S_ISREG(sb->st_mode)) &&
+	    (fl = fcntl(fd, F_GETFL)) != -1)
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	return (fd);
 }

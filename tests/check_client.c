@@ -2284,6 +2284,8 @@ START_TEST(test_openfd)
 	ck_assert_msg(rc == 0, "openfd: %s", aiofs_errname(rc));
 	ck_assert_int_ge(req.fd, 0);
 	ck_assert_int_eq(fstat(req.fd, &sb), 0);
+	/* As the client asked: no O_NONBLOCK left from the daemon's open. */
+	ck_assert_int_eq(fcntl(req.fd, F_GETFL) & O_NONBLOCK, 0);
 	ck_assert(S_ISREG(sb.st_mode));
 	ck_assert_int_eq(read(req.fd, buf, sizeof buf), 3);
 	ck_assert_mem_eq(buf, "abc", 3);
