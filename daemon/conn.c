@@ -61,6 +61,7 @@ static void	*conn_pb_alloc(void *, size_t);
 static void	conn_pb_free(void *, void *);
 static void	conn_write_cb(int, short, void *);
 static void	conn_process(struct conn *);
+static void	conn_reinterrupt(struct conns *);
 
 /* Unsent output: bytes in conn->out and in queued pipes. */
 static size_t
@@ -832,6 +833,9 @@ conn_sweep(void)
 	struct conn	*conn, *next;
 	uint64_t	 now = stats_now_ns();
 
+	conn_reinterrupt(&all_conns);
+	conn_reinterrupt(&dead_conns);
+
 	for (conn = TAILQ_FIRST(&all_conns); conn != NULL; conn = next) {
 		next = TAILQ_NEXT(conn, entry);
 		if (conn->flags & (CONN_DEAD | CONN_BAD))
@@ -845,6 +849,24 @@ conn_sweep(void)
 			conn_bad(conn, "partial frame for over %u seconds",
 			    opts.frame_secs);
 	}
+}
+
+/*
+ * A cancel's signal can land just before its worker enters the blocking
+ * call, and be lost: send it again, once a second, until the call ends.
+ */
+static void
+conn_reinterrupt(struct conns *list)
+{
+	struct conn	*conn;
+	struct req	*req;
+
+	TAILQ_FOREACH(conn, list, entry)
+		TAILQ_FOREACH(req, &conn->reqs, centry)
+			if (__atomic_load_n(&req->cancelled,
+			    __ATOMIC_ACQUIRE) && __atomic_load_n(&req->state,
+			    __ATOMIC_ACQUIRE) == REQ_RUNNING)
+				pool_interrupt(req);
 }
 
 /* A global limit eased: let every connection re-check its reading. */

@@ -2576,6 +2576,82 @@ START_TEST(test_fast_punt_uncached)
 }
 END_TEST
 
+/* Pipelined read-files: each completion checks its data, issues another. */
+struct rfburst {
+	struct cl	*c;
+	uint8_t		*want[16];
+	int		 issued, done, bad;
+	aiofs_req_t	 reqs[64];
+	int		 which[64];
+};
+
+static void	rfburst_issue(struct rfburst *, int);
+
+static void
+rfburst_cb(aiofs_req_t *req)
+{
+	struct rfburst	*b = req->data;
+	int		 slot = req - b->reqs, w = b->which[slot];
+
+	b->done++;
+	if (req->result != 4096 + w || memcmp(req->buf, b->want[w],
+	    4096 + w) != 0)
+		b->bad++;
+	aiofs_req_cleanup(req);
+	if (b->issued < 1024)
+		rfburst_issue(b, slot);
+}
+
+static void
+rfburst_issue(struct rfburst *b, int slot)
+{
+	char	 name[32];
+
+	b->which[slot] = b->issued % 16;
+	snprintf(name, sizeof name, "rf%d", b->which[slot]);
+	memset(&b->reqs[slot], 0, sizeof b->reqs[slot]);
+	b->reqs[slot].data = b;
+	b->issued++;
+	ck_assert_int_eq(aiofs_readfile(b->c->h, &b->reqs[slot], name, 0, -1,
+	    rfburst_cb), 0);
+}
+
+START_TEST(test_fast_burst)
+{
+	struct cl	 c;
+	struct rfburst	 b;
+	uint64_t	 d0, p0, d1, p1;
+	char		 name[32];
+	int		 i;
+
+	cl_start(&c, NULL);
+	memset(&b, 0, sizeof b);
+	b.c = &c;
+	for (i = 0; i < 16; i++) {
+		snprintf(name, sizeof name, "rf%d", i);
+		b.want[i] = host_pattern_file(&c, name, 4096 + i, i);
+		if (i % 4 == 0)		/* some must go to a worker */
+			host_uncache(&c, name);
+	}
+	loop_counts(&c, &d0, &p0);
+	/*
+	 * 64 in flight, re-issued from callbacks, so they reach the daemon
+	 * in batches: the loop answers what it can and what it gives up on
+	 * goes to a worker, interleaved.  Every reply must be right.
+	 */
+	for (i = 0; i < 64; i++)
+		rfburst_issue(&b, i);
+	ck_assert_int_eq(drive_until(c.h, &b.done, 1024, 30000), 0);
+	ck_assert_int_eq(b.bad, 0);
+	loop_counts(&c, &d1, &p1);
+	ck_assert_uint_eq((d1 - d0) + (p1 - p0), 1024);
+	ck_assert_uint_ge(d1 - d0, 512);
+	for (i = 0; i < 16; i++)
+		free(b.want[i]);
+	cl_stop(&c);
+}
+END_TEST
+
 START_TEST(test_cancel_queued)
 {
 	/* Queued means not tried on the loop first: stat is cheap. */
@@ -4281,6 +4357,7 @@ client_suite(void)
 	tcase_add_test(tc, test_cancel_queued);
 	tcase_add_test(tc, test_fast_loop);
 	tcase_add_test(tc, test_fast_punt_uncached);
+	tcase_add_test(tc, test_fast_burst);
 	tcase_add_test(tc, test_cancel_running_read);
 	tcase_add_test(tc, test_cancel_many_stats);
 	tcase_add_test(tc, test_handle_fifo_1000);
