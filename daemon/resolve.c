@@ -29,6 +29,8 @@
 
 #define RESOLVE_EAGAIN_TRIES	32
 
+static int	resolve_probe(int);
+
 /* openat2(2); glibc 2.36 has no wrapper. */
 static int
 resolve_openat2(int dirfd, const char *path, struct open_how *how)
@@ -93,14 +95,20 @@ session_unref(struct session *s)
 int
 resolve_check_openat2(void)
 {
+	return (resolve_probe(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+}
+
+/* Can openat2 resolve "/" with these flags?  0, or -1 with errno. */
+static int
+resolve_probe(int resolve)
+{
 	struct open_how	 how;
 	int		 fd;
 
 	memset(&how, 0, sizeof how);
 	how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	fd = resolve_openat2(AT_FDCWD, "/", &how);
-	if (fd == -1)
+	how.resolve = resolve;
+	if ((fd = resolve_openat2(AT_FDCWD, "/", &how)) == -1)
 		return (-1);
 	close(fd);
 	return (0);
@@ -110,17 +118,10 @@ resolve_check_openat2(void)
 int
 resolve_check_cached(void)
 {
-	struct open_how	 how;
-	int		 fd;
-
-	memset(&how, 0, sizeof how);
-	how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_CACHED | RESOLVE_NO_XDEV;
-	fd = resolve_openat2(AT_FDCWD, "/", &how);
-	if (fd == -1 && errno == EINVAL)
+	/* EAGAIN (not in the dcache) still means the flag is known. */
+	if (resolve_probe(RESOLVE_IN_ROOT | RESOLVE_CACHED |
+	    RESOLVE_NO_XDEV) == -1 && errno == EINVAL)
 		return (-1);
-	if (fd != -1)
-		close(fd);
 	return (0);
 }
 

@@ -374,25 +374,39 @@ cpu_self(void)
 	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 
-/* CPU seconds (utime + stime) of process pid, or -1. */
-static double
-cpu_pid(pid_t pid)
+/*
+ * Read /proc/PID/name whole into buf (NUL-terminated): the kernel builds
+ * it on each read, so a partial read could mix two moments.  0 or -1.
+ */
+static int
+proc_read(pid_t pid, const char *name, char *buf, size_t size)
 {
-	char		 path[64], buf[4096], *p;
-	unsigned long	 ut, st;
-	ssize_t		 n;
-	int		 fd;
+	char	 path[64];
+	ssize_t	 n;
+	int	 fd;
 
 	if (pid <= 0)
 		return (-1);
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return (-1);
-	n = read(fd, buf, sizeof buf - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return (-1);
 	buf[n] = '\0';
+	return (0);
+}
+
+/* CPU seconds (utime + stime) of process pid, or -1. */
+static double
+cpu_pid(pid_t pid)
+{
+	char		 buf[4096], *p;
+	unsigned long	 ut, st;
+
+	if (proc_read(pid, "stat", buf, sizeof buf) == -1)
+		return (-1);
 	/* The command may hold spaces and parentheses: start after it. */
 	if ((p = strrchr(buf, ')')) == NULL)
 		return (-1);
@@ -402,30 +416,16 @@ cpu_pid(pid_t pid)
 	return ((double)(ut + st) / sysconf(_SC_CLK_TCK));
 }
 
-/*
- * The "key:" line of /proc/PID/status in KiB (VmRSS, VmHWM), or -1.  The
- * file is read whole: the kernel builds it on each read, so a partial read
- * could mix two moments.
- */
+/* The "key:" line of /proc/PID/status in KiB (VmRSS, VmHWM), or -1. */
 static long
 status_kb(pid_t pid, const char *key)
 {
-	char	 path[64], buf[8192], *p;
+	char	 buf[8192], *p;
 	size_t	 klen = strlen(key);
-	ssize_t	 n;
 	long	 v;
-	int	 fd;
 
-	if (pid <= 0)
+	if (proc_read(pid, "status", buf, sizeof buf) == -1)
 		return (-1);
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (-1);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
 	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
 		if (*p == '\n')
 			p++;
