@@ -16,9 +16,11 @@
  *  - reads use preadv2(RWF_NOWAIT) (page cache only, no I/O);
  *  - file handles qualify only if they are on a local file system.
  *
- * Where the attempt would block, the helper that saw it calls fast_punt()
- * and fails with EAGAIN; the op undoes what it did (nothing, or its read
- * position) and the request goes to a worker as usual, which redoes it
+ * Where the attempt would block, or fails in a way that only a worker can
+ * tell for sure (anything but ENOENT/ENOTDIR from a cached lookup), the
+ * helper that saw it calls fast_punt() and fails with EAGAIN; the op
+ * undoes what it did (nothing, its read position, or the read-ahead it
+ * consumed) and the request goes to a worker as usual, which redoes it
  * the blocking way.  An op that completes here is exactly the op a worker
  * would have run: same work function, same reply.
  *
