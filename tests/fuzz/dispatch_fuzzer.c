@@ -28,7 +28,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include <unistd.h>
 
 #include "aiofsd.h"
+#include "fuzzroot.h"
 
 #define OPC(x)		AIOFS__V1__REQUEST__OP_##x
 #define FZ_MAX_CHUNKS	64		/* streamed parts per input */
@@ -46,44 +46,10 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static char		 fz_dir[64];		/* /tmp/aiofs-fuzz.* */
-static char		 fz_root[128];		/* fz_dir/root */
-static char		 fz_canary[128];	/* fz_dir/canary (a dir) */
+static struct fuzzroot	 fz_fr;		/* the root and its canary */
 static struct policy	 fz_pol_beneath, fz_pol_inroot;
 static struct session	*fz_beneath, *fz_inroot;
-static struct stat	 fz_canary_st, fz_secret_st;
 static unsigned long	 fz_runs;
-
-/* Abort with a message: the fuzzer records the input. */
-static void __attribute__((noreturn))
-fz_die(const char *what)
-{
-	fprintf(stderr, "dispatch_fuzzer: %s\n", what);
-	abort();
-}
-
-/* nftw callback: remove. */
-static int
-fz_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	if (ftw->level > 0)
-		remove(p);
-	return (0);
-}
-
-/* Write a small file. */
-static void
-fz_write(const char *path, const char *s)
-{
-	int	 fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		fz_die("cannot write the seed tree");
-	close(fd);
-}
 
 /* Empty the root and make the seed tree, links out included. */
 static void
@@ -91,53 +57,26 @@ fz_tree(void)
 {
 	char	 p[PATH_MAX], t[PATH_MAX];
 
-	nftw(fz_root, fz_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-#define P(s)	(snprintf(p, sizeof p, "%s/%s", fz_root, (s)), p)
+	fuzz_clear(fz_fr.root);
+#define P(s)	(snprintf(p, sizeof p, "%s/%s", fz_fr.root, (s)), p)
 	mkdir(P("d"), 0755);
 	mkdir(P("d/e"), 0755);
 	mkdir(P("tmp"), 0777);
-	fz_write(P("f"), "hello\nworld\n");
-	fz_write(P("d/g"), "g\n");
-	fz_write(P("text"), "caf\xc3\xa9\r\nline two\nthree");
-	fz_write(P("hfile"), "0123456789abcdef\n");
-	fz_write(P("hfile2"), "second\n");
-	symlink(fz_canary, P("esc_abs"));
-	snprintf(t, sizeof t, "../../../../../../..%s", fz_canary);
+	fuzz_write(P("f"), "hello\nworld\n");
+	fuzz_write(P("d/g"), "g\n");
+	fuzz_write(P("text"), "caf\xc3\xa9\r\nline two\nthree");
+	fuzz_write(P("hfile"), "0123456789abcdef\n");
+	fuzz_write(P("hfile2"), "second\n");
+	symlink(fz_fr.canary, P("esc_abs"));
+	snprintf(t, sizeof t, "../../../../../../..%s", fz_fr.canary);
 	symlink(t, P("esc_rel"));
-	snprintf(t, sizeof t, "%s/secret", fz_canary);
+	snprintf(t, sizeof t, "%s/secret", fz_fr.canary);
 	symlink(t, P("esc_file"));
 	symlink("../canary", P("esc_up"));
 	symlink("/proc/self/root", P("magic"));
 	symlink("loop", P("loop"));
 	symlink("f", P("lnk"));
 #undef P
-}
-
-/* The canary (a dir with one file) must not change at all. */
-static void
-fz_canary_check(void)
-{
-	struct stat	 a, b;
-	char		 p[PATH_MAX];
-
-	snprintf(p, sizeof p, "%s/secret", fz_canary);
-	if (lstat(fz_canary, &a) == -1 || lstat(p, &b) == -1)
-		fz_die("the canary is gone: an op escaped the root");
-	if (a.st_mtim.tv_sec != fz_canary_st.st_mtim.tv_sec ||
-	    a.st_mtim.tv_nsec != fz_canary_st.st_mtim.tv_nsec ||
-	    a.st_ctim.tv_sec != fz_canary_st.st_ctim.tv_sec ||
-	    a.st_ctim.tv_nsec != fz_canary_st.st_ctim.tv_nsec ||
-	    a.st_nlink != fz_canary_st.st_nlink ||
-	    a.st_mode != fz_canary_st.st_mode)
-		fz_die("the canary directory changed: an op escaped");
-	if (b.st_size != fz_secret_st.st_size ||
-	    b.st_mtim.tv_sec != fz_secret_st.st_mtim.tv_sec ||
-	    b.st_mtim.tv_nsec != fz_secret_st.st_mtim.tv_nsec ||
-	    b.st_ctim.tv_sec != fz_secret_st.st_ctim.tv_sec ||
-	    b.st_ctim.tv_nsec != fz_secret_st.st_ctim.tv_nsec ||
-	    b.st_mode != fz_secret_st.st_mode ||
-	    b.st_nlink != fz_secret_st.st_nlink)
-		fz_die("the canary file changed: an op escaped");
 }
 
 /* Open fds of this process. */
@@ -156,15 +95,15 @@ fz_nfds(void)
 	return (n);
 }
 
-/* A policy rooted at fz_root. */
+/* A policy rooted at fz_fr.root. */
 static void
 fz_policy(struct policy *p, int strict)
 {
 	memset(p, 0, sizeof *p);
-	p->root = fz_root;
-	p->rootfd = open(fz_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	p->root = fz_fr.root;
+	p->rootfd = open(fz_fr.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (p->rootfd == -1)
-		fz_die("cannot open the root");
+		fuzz_die("cannot open the root");
 	p->strict_paths = strict;
 	p->max_inflight = AIOFS_MAX_INFLIGHT;
 	p->max_handles = AIOFS_MAX_HANDLES;
@@ -331,7 +270,7 @@ fz_seeds(const char *dir)
 		snprintf(name, sizeof name, "%s/seed-%02d", dir, i);
 		fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd == -1 || write(fd, buf, n) != (ssize_t)n)
-			fz_die("cannot write a seed");
+			fuzz_die("cannot write a seed");
 		close(fd);
 	}
 #undef BIN
@@ -342,11 +281,11 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct rlimit	 rl;
-	char		 p[PATH_MAX];
 	const char	*seeds = getenv("FUZZ_WRITE_SEEDS");
 
 	(void)argc;
 	(void)argv;
+	fuzz_name("dispatch_fuzzer");
 	if (seeds != NULL) {
 		fz_seeds(seeds);
 		exit(0);
@@ -358,21 +297,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	opts.max_busy = 1;
 	opts.max_inflight_all = AIOFS_MAX_INFLIGHT_ALL;
 
-	snprintf(fz_dir, sizeof fz_dir, "/tmp/aiofs-fuzz.XXXXXX");
-	if (mkdtemp(fz_dir) == NULL)
-		fz_die("mkdtemp");
-	snprintf(fz_root, sizeof fz_root, "%s/root", fz_dir);
-	snprintf(fz_canary, sizeof fz_canary, "%s/canary", fz_dir);
-	if (mkdir(fz_root, 0755) == -1 || mkdir(fz_canary, 0755) == -1)
-		fz_die("mkdir");
-	snprintf(p, sizeof p, "%s/secret", fz_canary);
-	fz_write(p, "CANARY\n");
-	if (lstat(fz_canary, &fz_canary_st) == -1 ||
-	    lstat(p, &fz_secret_st) == -1)
-		fz_die("lstat canary");
+	fuzz_root_make(&fz_fr, "aiofs-fuzz");
 	fz_tree();
-	if (chdir(fz_root) == -1)
-		fz_die("chdir root");
+	if (chdir(fz_fr.root) == -1)
+		fuzz_die("chdir root");
 	fz_policy(&fz_pol_beneath, 1);
 	fz_policy(&fz_pol_inroot, 0);
 	fz_beneath = session_new(&fz_pol_beneath, "/");
@@ -382,7 +310,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	signal(SIGXFSZ, SIG_IGN);
 	rl.rlim_cur = rl.rlim_max = 8 * 1024 * 1024;
 	setrlimit(RLIMIT_FSIZE, &rl);
-	fprintf(stderr, "dispatch_fuzzer: root %s\n", fz_root);
+	fprintf(stderr, "dispatch_fuzzer: root %s\n", fz_fr.root);
 	return (0);
 }
 
@@ -406,7 +334,7 @@ fz_hfile(struct req *req, uint64_t id)
 		return (f);
 	}
 	if (mode_parse(modes[k], &fm) == -1)
-		fz_die("mode_parse");
+		fuzz_die("mode_parse");
 	fd = open("hfile", (fm.oflags & ~(O_CREAT | O_EXCL | O_TRUNC)) |
 	    O_CLOEXEC);
 	if (fd == -1)
@@ -443,9 +371,9 @@ fz_pack(struct req *req)
 	req->resp.id = req->id;
 	n = aiofs__v1__response__get_packed_size(&req->resp);
 	if ((buf = malloc(n + 1)) == NULL)
-		fz_die("malloc");
+		fuzz_die("malloc");
 	if (aiofs__v1__response__pack(&req->resp, buf) != n)
-		fz_die("pack size mismatch");
+		fuzz_die("pack size mismatch");
 	free(buf);
 }
 
@@ -517,8 +445,8 @@ done:
 		hfile_free(f);
 	}
 	req_free(req);
-	fz_canary_check();
+	fuzz_canary_check(&fz_fr);
 	if (fz_nfds() > FZ_MAX_FDS)
-		fz_die("fd leak: too many open fds");
+		fuzz_die("fd leak: too many open fds");
 	return (0);
 }

@@ -79,7 +79,7 @@ for h in $harnesses; do
 	frame_fuzzer)
 		src="$here/frame_fuzzer.c $top/daemon/frame.c" ;;
 	*)
-		src="$here/$h.c $daemon_src" ;;
+		src="$here/$h.c $here/fuzzroot.c $daemon_src" ;;
 	esac
 	echo "=== build $h"
 	# shellcheck disable=SC2086

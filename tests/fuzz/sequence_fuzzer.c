@@ -38,7 +38,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,6 +48,7 @@
 #include <unistd.h>
 
 #include "aiofsd.h"
+#include "fuzzroot.h"
 
 #define OPC(x)		AIOFS__V1__REQUEST__OP_##x
 #define SF_MAX_FRAME	(1U << 20)	/* --max-frame here */
@@ -59,10 +59,7 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static char		 sf_dir[64];
-static char		 sf_root[128];
-static char		 sf_canary[128];
-static struct stat	 sf_canary_st, sf_secret_st;
+static struct fuzzroot	 sf_fr;		/* the root and its canary */
 static unsigned long	 sf_runs;
 static int		 sf_no_fds;
 
@@ -75,14 +72,6 @@ struct sf_client {
 	int		 eof;
 };
 
-/* Abort with a message: the fuzzer records the input. */
-static void __attribute__((noreturn))
-sf_die(const char *what)
-{
-	fprintf(stderr, "sequence_fuzzer: %s\n", what);
-	abort();
-}
-
 /* Milliseconds, monotonic. */
 static uint64_t
 sf_ms(void)
@@ -93,69 +82,24 @@ sf_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/* nftw callback: remove. */
-static int
-sf_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	if (ftw->level > 0)
-		remove(p);
-	return (0);
-}
-
-/* Write a small file. */
-static void
-sf_write(const char *path, const char *s)
-{
-	int	 fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		sf_die("cannot write the seed tree");
-	close(fd);
-}
-
 /* Empty the root and make the seed tree, links out included. */
 static void
 sf_tree(void)
 {
 	char	 p[PATH_MAX], t[PATH_MAX];
 
-	nftw(sf_root, sf_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-#define P(s)	(snprintf(p, sizeof p, "%s/%s", sf_root, (s)), p)
+	fuzz_clear(sf_fr.root);
+#define P(s)	(snprintf(p, sizeof p, "%s/%s", sf_fr.root, (s)), p)
 	mkdir(P("d"), 0755);
 	mkdir(P("tmp"), 0777);
-	sf_write(P("f"), "hello\nworld\n");
-	sf_write(P("d/g"), "g\n");
-	sf_write(P("text"), "caf\xc3\xa9\r\nline two\nthree");
-	symlink(sf_canary, P("esc_abs"));
-	snprintf(t, sizeof t, "../../../../../../..%s", sf_canary);
+	fuzz_write(P("f"), "hello\nworld\n");
+	fuzz_write(P("d/g"), "g\n");
+	fuzz_write(P("text"), "caf\xc3\xa9\r\nline two\nthree");
+	symlink(sf_fr.canary, P("esc_abs"));
+	snprintf(t, sizeof t, "../../../../../../..%s", sf_fr.canary);
 	symlink(t, P("esc_rel"));
 	symlink("f", P("lnk"));
 #undef P
-}
-
-/* The canary must not change at all. */
-static void
-sf_canary_check(void)
-{
-	struct stat	 a, b;
-	char		 p[PATH_MAX];
-
-	snprintf(p, sizeof p, "%s/secret", sf_canary);
-	if (lstat(sf_canary, &a) == -1 || lstat(p, &b) == -1)
-		sf_die("the canary is gone: an op escaped the root");
-	if (a.st_mtim.tv_sec != sf_canary_st.st_mtim.tv_sec ||
-	    a.st_mtim.tv_nsec != sf_canary_st.st_mtim.tv_nsec ||
-	    a.st_ctim.tv_sec != sf_canary_st.st_ctim.tv_sec ||
-	    a.st_ctim.tv_nsec != sf_canary_st.st_ctim.tv_nsec ||
-	    b.st_size != sf_secret_st.st_size ||
-	    b.st_mtim.tv_sec != sf_secret_st.st_mtim.tv_sec ||
-	    b.st_mtim.tv_nsec != sf_secret_st.st_mtim.tv_nsec ||
-	    b.st_ctim.tv_sec != sf_secret_st.st_ctim.tv_sec ||
-	    b.st_ctim.tv_nsec != sf_secret_st.st_ctim.tv_nsec)
-		sf_die("the canary changed: an op escaped the root");
 }
 
 /* Open fds of this process. */
@@ -193,7 +137,7 @@ sf_rec_req(uint8_t *out, size_t off, int kind, const Request *r)
 	size_t	 n = aiofs__v1__request__get_packed_size(r);
 
 	if (n > sizeof buf)
-		sf_die("seed too big");
+		fuzz_die("seed too big");
 	aiofs__v1__request__pack(r, buf);
 	return (sf_rec(out, off, kind, buf, n));
 }
@@ -276,7 +220,7 @@ sf_seeds(const char *dir)
 		snprintf(name, sizeof name, "%s/seed-%02d", dir, i);
 		fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd == -1 || write(fd, out, off) != (ssize_t)off)
-			sf_die("cannot write a seed");
+			fuzz_die("cannot write a seed");
 		close(fd);
 	}
 #undef BIN
@@ -287,11 +231,11 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct rlimit	 rl;
-	char		 p[PATH_MAX];
 	const char	*seeds = getenv("FUZZ_WRITE_SEEDS");
 
 	(void)argc;
 	(void)argv;
+	fuzz_name("sequence_fuzzer");
 	if (seeds != NULL) {
 		sf_seeds(seeds);
 		exit(0);
@@ -303,21 +247,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	rl.rlim_cur = rl.rlim_max = 8 * 1024 * 1024;
 	setrlimit(RLIMIT_FSIZE, &rl);
 
-	snprintf(sf_dir, sizeof sf_dir, "/tmp/aiofs-seqfuzz.XXXXXX");
-	if (mkdtemp(sf_dir) == NULL)
-		sf_die("mkdtemp");
-	snprintf(sf_root, sizeof sf_root, "%s/root", sf_dir);
-	snprintf(sf_canary, sizeof sf_canary, "%s/canary", sf_dir);
-	if (mkdir(sf_root, 0755) == -1 || mkdir(sf_canary, 0755) == -1)
-		sf_die("mkdir");
-	snprintf(p, sizeof p, "%s/secret", sf_canary);
-	sf_write(p, "CANARY\n");
-	if (lstat(sf_canary, &sf_canary_st) == -1 ||
-	    lstat(p, &sf_secret_st) == -1)
-		sf_die("lstat canary");
+	fuzz_root_make(&sf_fr, "aiofs-seqfuzz");
 	sf_tree();
-	if (chdir(sf_root) == -1)
-		sf_die("chdir root");
+	if (chdir(sf_fr.root) == -1)
+		fuzz_die("chdir root");
 
 	/* As aiofsd's main() does, with small limits. */
 	opts.workers = 2;
@@ -330,17 +263,17 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	opts.mem_budget = 4 * 1024 * 1024;
 	opts.hello_secs = AIOFS_HELLO_SECS;
 	opts.frame_secs = AIOFS_FRAME_SECS;
-	opts.policy.root = xstrdup(sf_root);
-	opts.policy.rootfd = open(sf_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	opts.policy.root = xstrdup(sf_fr.root);
+	opts.policy.rootfd = open(sf_fr.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	opts.policy.max_inflight = 32;
 	opts.policy.max_handles = 16;
 	if (opts.policy.rootfd == -1)
-		sf_die("open root");
+		fuzz_die("open root");
 	if ((ev_base = event_base_new()) == NULL)
-		sf_die("event_base_new");
+		fuzz_die("event_base_new");
 	if (pool_start(opts.workers) == -1)
-		sf_die("pool_start");
-	fprintf(stderr, "sequence_fuzzer: root %s\n", sf_root);
+		fuzz_die("pool_start");
+	fprintf(stderr, "sequence_fuzzer: root %s\n", sf_fr.root);
 	return (0);
 }
 
@@ -356,14 +289,14 @@ sf_frames(struct sf_client *c)
 		len = (uint32_t)c->in[off] << 24 | c->in[off + 1] << 16 |
 		    c->in[off + 2] << 8 | c->in[off + 3];
 		if (len > opts.max_frame)
-			sf_die("the daemon sent a frame over max_frame");
+			fuzz_die("the daemon sent a frame over max_frame");
 		if (c->inlen - off - 4 < len)
 			break;
 		r = aiofs__v1__response__unpack(NULL, len, c->in + off + 4);
 		if (r == NULL)
-			sf_die("the daemon sent an undecodable Response");
+			fuzz_die("the daemon sent an undecodable Response");
 		if (r->result_case == AIOFS__V1__RESPONSE__RESULT__NOT_SET)
-			sf_die("the daemon sent a Response with no result");
+			fuzz_die("the daemon sent a Response with no result");
 		aiofs__v1__response__free_unpacked(r, NULL);
 		off += 4 + len;
 	}
@@ -389,7 +322,7 @@ sf_drain(struct sf_client *c)
 		if (c->incap - c->inlen < 65536) {
 			c->incap = c->incap * 2 + 65536;
 			if ((c->in = realloc(c->in, c->incap)) == NULL)
-				sf_die("realloc");
+				fuzz_die("realloc");
 		}
 		iov.iov_base = c->in + c->inlen;
 		iov.iov_len = c->incap - c->inlen;
@@ -498,7 +431,7 @@ sf_send_frame(struct sf_client *c, const uint8_t *body, size_t len,
 	uint8_t	*buf = malloc(len + 4);
 
 	if (buf == NULL)
-		sf_die("malloc");
+		fuzz_die("malloc");
 	buf[0] = len >> 24;
 	buf[1] = len >> 16;
 	buf[2] = len >> 8;
@@ -544,12 +477,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.policy.allow_fd_passing = (flags & 4) != 0;
 	opts.policy.read_only = (flags & 8) != 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		sf_die("socketpair");
+		fuzz_die("socketpair");
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(sv[1], F_SETFL, O_NONBLOCK) == -1)
-		sf_die("O_NONBLOCK");
+		fuzz_die("O_NONBLOCK");
 	if ((conn = conn_new(sv[0])) == NULL)
-		sf_die("conn_new refused the fuzzer");
+		fuzz_die("conn_new refused the fuzzer");
 	memset(&c, 0, sizeof c);
 	c.fd = sv[1];
 	if (flags & 1)
@@ -590,7 +523,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	end = sf_ms() + SF_END_MS;
 	while (stats.conns_alloc > 0) {
 		if (sf_ms() > end)
-			sf_die("a connection was never freed");
+			fuzz_die("a connection was never freed");
 		event_base_loop(ev_base, EVLOOP_NONBLOCK);
 		if (pool_busy() == 0 && pool_queued() == 0)
 			usleep(20);
@@ -598,8 +531,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			usleep(200);
 	}
 	free(c.in);
-	sf_canary_check();
+	fuzz_canary_check(&sf_fr);
 	if (sf_nfds() > SF_MAX_FDS)
-		sf_die("fd leak: too many open fds");
+		fuzz_die("fd leak: too many open fds");
 	return (0);
 }
