@@ -364,25 +364,9 @@ h_exists(const char *rel)
 	return (h_lstat(rel, &sb) == 0);
 }
 
-/* mkdir inside the root on the host. */
-static void
-h_mkdir(const char *rel)
-{
-	char	*p = troot_host(&T, rel);
-
-	ck_assert_msg(mkdir(p, 0755) == 0, "mkdir %s: %s", p, strerror(errno));
-	free(p);
-}
-
-/* symlink inside the root on the host: rel -> target. */
-static void
-h_symlink(const char *target, const char *rel)
-{
-	char	*p = troot_host(&T, rel);
-
-	ck_assert_int_eq(symlink(target, p), 0);
-	free(p);
-}
+/* mkdir and symlink (rel -> target) inside the root on the host. */
+#define h_mkdir(rel)		troot_mkdirm(&T, (rel), 0755)
+#define h_symlink(target, rel)	troot_symlink(&T, (target), (rel))
 
 /* Compare a StatReply with a struct stat field by field. */
 static void

@@ -98,25 +98,9 @@ t_test(int kind, const char *path)
 	return (t_testn(kind, path, strlen(path)));
 }
 
-/* Make a directory inside the root on the host. */
-static void
-h_mkdir(const char *rel)
-{
-	char	*p = troot_host(&T, rel);
-
-	ck_assert_int_eq(mkdir(p, 0755), 0);
-	free(p);
-}
-
-/* Make a symlink inside the root on the host: rel -> target. */
-static void
-h_symlink(const char *target, const char *rel)
-{
-	char	*p = troot_host(&T, rel);
-
-	ck_assert_int_eq(symlink(target, p), 0);
-	free(p);
-}
+/* mkdir and symlink (rel -> target) inside the root on the host. */
+#define h_mkdir(rel)		troot_mkdirm(&T, (rel), 0755)
+#define h_symlink(target, rel)	troot_symlink(&T, (target), (rel))
 
 /* A fixture of every kind of object. */
 static void

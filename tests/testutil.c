@@ -62,9 +62,27 @@ troot_host(struct troot *t, const char *rel)
 void
 troot_mkdir(struct troot *t, const char *rel)
 {
+	troot_mkdirm(t, rel, 0700);
+}
+
+/* Create a directory inside the root with the given mode. */
+void
+troot_mkdirm(struct troot *t, const char *rel, mode_t mode)
+{
 	char	*p = troot_host(t, rel);
 
-	ck_assert_int_eq(mkdir(p, 0700), 0);
+	ck_assert_msg(mkdir(p, mode) == 0, "mkdir %s: %s", p, strerror(errno));
+	free(p);
+}
+
+/* Create a symlink inside the root: rel -> target. */
+void
+troot_symlink(struct troot *t, const char *target, const char *rel)
+{
+	char	*p = troot_host(t, rel);
+
+	ck_assert_msg(symlink(target, p) == 0, "symlink %s: %s", p,
+	    strerror(errno));
 	free(p);
 }
 

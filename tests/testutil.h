@@ -21,6 +21,8 @@ void		 troot_free(struct troot *);
 char		*troot_host(struct troot *, const char *);
 void		 troot_write(struct troot *, const char *, const char *);
 void		 troot_mkdir(struct troot *, const char *);
+void		 troot_mkdirm(struct troot *, const char *, mode_t);
+void		 troot_symlink(struct troot *, const char *, const char *);
 char		*troot_read(struct troot *, const char *, size_t *);
 
 /* Build a Request with the given op already set by the caller. */
