@@ -461,7 +461,7 @@ void		 conn_send_pipe(struct conn *, struct spipe *);
 void		 conn_send_fd(struct conn *, int);
 int		 conn_take_fd(struct conn *);
 void		 conn_kick(struct conn *);
-void		 conn_bulk(struct conn *);
+void		 conn_bulk(struct conn *, size_t);
 void		 conn_output_check(struct conn *);
 void		 conn_update_read(struct conn *);
 int		 conn_mem_charge(struct conn *, size_t);

@@ -434,18 +434,19 @@ conn_kick(struct conn *conn)
 }
 
 /*
- * conn carries bulk data: enlarge its socket send buffer, so that a 1 MiB
- * chunk goes out in one write and the peer reads it in one or two calls,
+ * conn is about to send a Data chunk of len bytes.  A bulk one (at least
+ * AIOFS_BULK_MIN) enlarges the socket send buffer, so that a 1 MiB chunk
+ * goes out in one write and the peer reads it in one or two calls,
  * instead of trickling through the default ~200 KiB with a wake-up of
  * each side every few hundred microseconds.  Done once, for connections
  * that read large chunks; small-request connections keep the default.
  */
 void
-conn_bulk(struct conn *conn)
+conn_bulk(struct conn *conn, size_t len)
 {
 	int	 size = AIOFS_BULK_SNDBUF;
 
-	if (conn->flags & CONN_BULK)
+	if (len < AIOFS_BULK_MIN || (conn->flags & CONN_BULK))
 		return;
 	conn->flags |= CONN_BULK;
 	/* The kernel caps it at net.core.wmem_max; root may go past. */

@@ -636,8 +636,7 @@ dispatch_reply_spliced(struct req *req)
 	uint8_t		 hdr[FRAME_DATA_HDR_MAX];
 	size_t		 h, len = req->pipe->len + req->buflen;
 
-	if (len >= AIOFS_BULK_MIN)
-		conn_bulk(conn);
+	conn_bulk(conn, len);
 	if ((h = frame_data_header(hdr, req->id, req->more, len,
 	    req->eof)) == 0 || evbuffer_add(conn->out, hdr, h) == -1)
 		fatalx("frame_data_header");
@@ -696,8 +695,7 @@ dispatch_reply(struct req *req)
 	if (resp->result_case == AIOFS__V1__RESPONSE__RESULT_DATA &&
 	    req->buf != NULL) {
 		/* Zero copy: the payload goes by reference. */
-		if (req->buflen >= AIOFS_BULK_MIN)
-			conn_bulk(conn);
+		conn_bulk(conn, req->buflen);
 		if (frame_write_data(conn->out, req->id, req->more, req->buf,
 		    req->buflen, req->eof, dispatch_free_payload, NULL) == -1)
 			fatalx("frame_write_data");
