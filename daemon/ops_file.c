@@ -1487,8 +1487,13 @@ ops_file_open_work(struct req *req)
 	if (fd == -1)
 		return;
 	f = hfile_new(fd, &fm, clientpath);
-	/* On the loop, the lookup could not leave the (local) root fs. */
-	f->local = S_ISREG(sb.st_mode) && (fast_nowait || fast_fs_local(fd));
+	/*
+	 * May the loop read and close it (fast.c)?  On the loop the lookup
+	 * could not leave the (local) root fs; a worker asks the fs, unless
+	 * the loop never tries anyway.
+	 */
+	f->local = opts.fast_path && S_ISREG(sb.st_mode) &&
+	    (fast_nowait || fast_fs_local(fd));
 	if (hfile_setup(req, f, m->has_buffering ? m->buffering : -1,
 	    m->encoding, m->errors, m->newline != NULL, m->newline) == -1) {
 		hfile_free(f);
