@@ -24,8 +24,9 @@ static __attribute__((noreturn)) void
 usage(int status)
 {
 	fprintf(status == 0 ? stdout : stderr,
-	    "usage: aiofsd [-fhqvV] [-s socket] [-w workers] [-r root] "
-	    "[--read-only]\n"
+	    "usage: aiofsd [-fhqvV] [-s socket] [-w workers] [-l loops] "
+	    "[-r root]\n"
+	    "              [--read-only]"
 	    "              [--strict-paths] [--allow-fd-passing] "
 	    "[--tmpdir dir]\n"
 	    "              [--max-frame bytes] [--max-inflight n] "
@@ -86,18 +87,6 @@ signal_cb(int sig, short events, void *arg)
 	server_shutdown();
 }
 
-/* Once a second: deadlines. */
-static void
-sweep_cb(int fd, short events, void *arg)
-{
-	(void)fd;
-	(void)events;
-	(void)arg;
-	conn_sweep();
-	spipe_sweep();
-	conn_flush_all();
-}
-
 /* Listen: a socket from systemd if one was passed, else our own path. */
 static void
 start_listening(void)
@@ -129,8 +118,8 @@ start_listening(void)
 			    strerror(errno));
 		exit(1);
 	}
-	log_info("listening on %s, root %s, %d workers", opts.socket_path,
-	    opts.policy.root, opts.workers);
+	log_info("listening on %s, root %s, %d workers, %u loops",
+	    opts.socket_path, opts.policy.root, opts.workers, opts.loops);
 }
 
 /* Apply one command line option (second pass, after the config file). */
@@ -144,6 +133,9 @@ apply_option(int ch, const char *arg, int *level)
 		break;
 	case 'w':
 		opts.workers = parse_num("-w", arg, 1, 1024);
+		break;
+	case 'l':
+		opts.loops = parse_num("--loops", arg, 1, AIOFS_MAX_LOOPS);
 		break;
 	case 'r':
 		free(opts.policy.root);
@@ -226,6 +218,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "loops", required_argument, NULL, 'l' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -253,11 +246,11 @@ main(int argc, char **argv)
 		{ "splice-pipes", required_argument, NULL, 18 },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*optstr = "s:w:r:c:fvqhV";
-	struct event	*ev_term, *ev_int, *ev_sweep;
-	struct timeval	 one_sec = { 1, 0 };
+	const char	*optstr = "s:w:l:r:c:fvqhV";
+	struct event	*ev_term, *ev_int;
 	char		 err[512];
 	int		 ch, level = 1, check = 0;
+	unsigned	 i;
 	long		 ncpu;
 
 	opts.max_frame = AIOFS_MAX_MSG;
@@ -314,6 +307,8 @@ main(int argc, char **argv)
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		opts.workers = ncpu < 1 ? 4 : (ncpu > 32 ? 64 : (int)ncpu * 2);
 	}
+	if (opts.loops == 0)
+		opts.loops = loop_default();
 	/* Room for text decoding to grow a chunk 4x, plus headers. */
 	opts.max_chunk = opts.max_frame / 8 < AIOFS_MAX_CHUNK ?
 	    opts.max_frame / 8 : AIOFS_MAX_CHUNK;
@@ -360,41 +355,42 @@ main(int argc, char **argv)
 		opts.fast_path = 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((ev_base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	if (loop_init(opts.loops) == -1)
+		fatalx("cannot make %u event loops", opts.loops);
 	stats.start_ns = stats_now_ns();
 
 	start_listening();
 	if (!opts.foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
-		if (event_reinit(ev_base) == -1)
-			fatalx("event_reinit");
+		for (i = 0; i < nloops; i++)
+			if (event_reinit(loops[i].base) == -1)
+				fatalx("event_reinit");
 	}
 	spipe_init(opts.splice_pipes, opts.max_chunk);
 	if (pool_start(opts.workers) == -1)
 		fatal("starting %d workers", opts.workers);
+	if (loop_start() == -1)
+		fatal("starting %u event loops", opts.loops);
 
-	ev_term = evsignal_new(ev_base, SIGTERM, signal_cb, NULL);
-	ev_int = evsignal_new(ev_base, SIGINT, signal_cb, NULL);
+	ev_term = evsignal_new(loops[0].base, SIGTERM, signal_cb, NULL);
+	ev_int = evsignal_new(loops[0].base, SIGINT, signal_cb, NULL);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
-	ev_sweep = event_new(ev_base, -1, EV_PERSIST, sweep_cb, NULL);
-	event_add(ev_sweep, &one_sec);
 #ifdef HAVE_LIBSYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving %s with %d workers",
-	    opts.policy.root, opts.workers);
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s with %d workers, %u loops",
+	    opts.policy.root, opts.workers, opts.loops);
 #endif
 
-	event_base_dispatch(ev_base);
+	loop_run();
 
 	pool_stop();
+	loop_finish();
 	spipe_free_all();
 	server_close_listener();
 	event_free(ev_term);
 	event_free(ev_int);
-	event_free(ev_sweep);
-	event_base_free(ev_base);
+	loop_free();
 	libevent_global_shutdown();
 	policies_free();
 	policy_free(&opts.policy);

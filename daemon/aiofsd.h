@@ -2,8 +2,9 @@
  * aiofsd.h - private declarations of the aiofsd daemon.
  *
  * One section per source file, as tmux.h does.  Everything that touches a
- * struct conn, struct session or the handle table runs on the loop thread;
- * workers only ever see the struct req they were handed (see worker.c).
+ * struct conn, struct session or the handle table runs on the thread of
+ * the loop that owns the connection (loop.c); workers only ever see the
+ * struct req they were handed (see pool.c).
  */
 #ifndef AIOFSD_H
 #define AIOFSD_H
@@ -46,6 +47,7 @@
 #define AIOFS_FRAME_SECS	30		/* partial frame deadline */
 #define AIOFS_MAX_PASSED_FDS	64		/* queued each way */
 #define AIOFS_LIST_BATCH	1024		/* names per listdir frame */
+#define AIOFS_MAX_LOOPS		64		/* --loops */
 
 typedef Aiofs__V1__Request	Request;
 typedef Aiofs__V1__Response	Response;
@@ -82,6 +84,7 @@ extern struct policies	 policies;
 struct options {
 	char		*socket_path;
 	int		 workers;
+	unsigned	 loops;		/* event loop threads */
 	int		 foreground;
 	int		 verbose;
 	uint32_t	 max_frame;
@@ -101,7 +104,6 @@ struct options {
 	struct policy	 policy;	/* default policy */
 };
 extern struct options	 opts;
-extern struct event_base *ev_base;
 
 /* config.c */
 int		 config_load(const char *, struct options *, char *, size_t);
@@ -192,6 +194,7 @@ void		 pool_throttle(struct poolq *, int);
 int		 pool_start(int);
 void		 pool_stop(void);
 void		 pool_submit(struct req *);
+void		 pool_done(struct req *);
 int		 pool_cancel(struct req *);
 void		 pool_interrupt(struct req *);
 int		 pool_cancelled(void);
@@ -355,7 +358,7 @@ void		 chunk_free(void *);
 void		*req_alloc(struct req *, size_t);
 char		*req_strdup(struct req *, const char *);
 void		*req_memdup(struct req *, const void *, size_t);
-void		 req_free(struct req *);
+int		 req_free(struct req *);
 void		 req_chunk_reset(struct req *);
 void		 req_fail(struct req *, int, const char *);
 void		 req_failmsg(struct req *, int, const char *, const char *,
@@ -413,6 +416,7 @@ struct fdq {
 	int		 fd;
 };
 struct conn {
+	struct loop	*loop;		/* owner: runs everything of conn */
 	int		 fd;
 	int		 flags;
 	int		 refs;
@@ -448,9 +452,7 @@ struct conn {
 	TAILQ_ENTRY(conn) fentry;	/* flush list */
 };
 TAILQ_HEAD(conns, conn);
-extern struct conns	 all_conns;
-extern struct conns	 dead_conns;	/* lost, requests still running */
-struct conn	*conn_new(int);
+struct conn	*conn_new(struct loop *, int);
 void		 conn_ref(struct conn *);
 void		 conn_unref(struct conn *);
 void		 conn_lost(struct conn *, const char *);
@@ -466,34 +468,89 @@ void		 conn_output_check(struct conn *);
 void		 conn_update_read(struct conn *);
 int		 conn_mem_charge(struct conn *, size_t);
 void		 conn_mem_release(struct conn *, size_t);
-void		 conn_sweep(void);
-void		 conn_resume_all(void);
+void		 conn_sweep(struct loop *);
+void		 conn_resume_all(struct loop *);
 void		 conn_interrupt(struct conn *);
-void		 conn_flush_all(void);
+void		 conn_flush_all(struct loop *);
+int		 conn_count_uid(uid_t);
+
+/* loop.c: the event loops; each owns the connections given to it. */
+struct loop_stats {			/* relaxed atomics, summed by Stats */
+	uint64_t	 requests;
+	uint64_t	 protocol_errors;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	uint64_t	 loop_done;	/* completed by the loop's attempt */
+	uint64_t	 loop_punted;	/* tried there, went to a worker */
+};
+struct stats_op;
+struct loop {
+	unsigned	 idx;
+	struct event_base *base;
+	pthread_t	 thread;
+	int		 running;	/* its thread was started */
+	struct conns	 conns;		/* live; changed under conns_mutex */
+	struct conns	 dead;		/* lost, requests still running */
+	TAILQ_HEAD(, conn) flush;	/* kicked during this batch */
+	unsigned	 nlive;		/* conns on the list (atomic) */
+	unsigned	 nalloc;	/* conns not yet freed (atomic) */
+	struct loop_stats st;
+	struct stats_op	*ops;		/* per-op counts (stats.c) */
+	int		 stopping;	/* it has begun shutting down */
+	int		 efd;		/* eventfd: there is mail */
+	struct event	*wake_ev;
+	struct event	*sweep_ev;
+	struct event	*drain_ev;
+
+	/* Mail from other threads: all under mutex. */
+	pthread_mutex_t	 mutex;
+	int		 posted;	/* efd written since the last take */
+	TAILQ_HEAD(, req) doneq;	/* finished by workers */
+	int		*newfds;	/* accepted sockets */
+	size_t		 nnewfds;
+	size_t		 capnewfds;
+	int		 mail_stop;
+	int		 mail_resume;
+};
+extern struct loop	*loops;
+extern unsigned		 nloops;
+extern __thread struct loop *loop_self;
+extern pthread_mutex_t	 conns_mutex;
+#define LOOP_STAT(f, n) \
+	__atomic_add_fetch(&loop_self->st.f, (n), __ATOMIC_RELAXED)
+int		 loop_init(unsigned);
+int		 loop_start(void);
+void		 loop_run(void);
+void		 loop_finish(void);
+void		 loop_free(void);
+void		 loop_give(int);
+void		 loop_post_done(struct req *);
+void		 loop_stop_all(void);
+void		 loop_resume_all(void);
+unsigned	 loop_default(void);
 
 /* server.c */
 int		 server_listen(const char *);
 int		 server_adopt(int);
 void		 server_shutdown(void);
 void		 server_close_listener(void);
-extern int	 server_stopping;
+void		 server_drain(struct loop *);
+extern int	 server_stopping;	/* atomic */
+extern uint64_t	 server_drain_start;
 
 /* stats.c */
-struct stats_global {
+struct stats_global {			/* shared by the loops: atomics */
 	uint64_t	 start_ns;
 	uint64_t	 conns_current;
 	uint64_t	 conns_total;
 	uint64_t	 conns_rejected;
 	uint64_t	 conns_alloc;	/* structs not yet freed */
-	uint64_t	 requests;
-	uint64_t	 protocol_errors;
-	uint64_t	 bytes_in;
-	uint64_t	 bytes_out;
 	uint64_t	 inflight;
-	uint64_t	 loop_done;	/* completed by the loop's attempt */
-	uint64_t	 loop_punted;	/* tried there, went to a worker */
 };
 extern struct stats_global stats;
+#define STAT_ADD(f, n)	__atomic_add_fetch(&stats.f, (n), __ATOMIC_RELAXED)
+#define STAT_GET(f)	__atomic_load_n(&stats.f, __ATOMIC_RELAXED)
+struct stats_op	*stats_ops_new(void);
 uint64_t	 stats_now_ns(void);
 void		 stats_record(int, int, uint64_t);
 void		 stats_fill(Aiofs__V1__StatsReply *, struct req *);

@@ -131,6 +131,10 @@ config_global(struct options *o, const char *key, const char *value)
 		if (config_num(value, 1, 1024, &n) == -1)
 			return (-1);
 		o->workers = n;
+	} else if (strcmp(key, "loops") == 0) {
+		if (config_num(value, 1, AIOFS_MAX_LOOPS, &n) == -1)
+			return (-1);
+		o->loops = n;
 	} else if (strcmp(key, "max_frame") == 0) {
 		if (config_num(value, AIOFS_MIN_MSG, 256U * 1024 * 1024,
 		    &n) == -1)
@@ -343,12 +347,14 @@ config_print(FILE *fp)
 	const struct policy	*p;
 	size_t			 i;
 
-	fprintf(fp, "[global]\nsocket = %s\nworkers = %d\nmax_frame = %u\n"
+	fprintf(fp, "[global]\nsocket = %s\nworkers = %d\nloops = %u\n"
+	    "max_frame = %u\n"
 	    "max_connections = %u\nmax_connections_per_uid = %u\n"
 	    "reject_unknown = %s\nmax_inflight_total = %u\nmax_busy = %u\n"
 	    "memory_budget = %zu\nhello_timeout = %u\nframe_timeout = %u\n"
 	    "impersonate = %s\nfast_path = %s\nsplice_pipes = %u\n",
-	    opts.socket_path, opts.workers, opts.max_frame, opts.max_conns,
+	    opts.socket_path, opts.workers, opts.loops, opts.max_frame,
+	    opts.max_conns,
 	    opts.max_conns_per_uid, opts.reject_unknown ? "yes" : "no",
 	    opts.max_inflight_all, opts.max_busy, opts.mem_budget,
 	    opts.hello_secs, opts.frame_secs, opts.impersonate ? "yes" : "no",

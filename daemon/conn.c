@@ -51,10 +51,7 @@
 
 #define CONN_READ_SIZE	(256 * 1024)
 
-struct conns	 all_conns = TAILQ_HEAD_INITIALIZER(all_conns);
-struct conns	 dead_conns = TAILQ_HEAD_INITIALIZER(dead_conns);
-static TAILQ_HEAD(, conn) flush_list = TAILQ_HEAD_INITIALIZER(flush_list);
-static uint64_t	 conn_next_serial = 1;
+static uint64_t	 conn_next_serial = 1;	/* atomic */
 
 static void	conn_read_cb(int, short, void *);
 static void	*conn_pb_alloc(void *, size_t);
@@ -97,34 +94,70 @@ conn_refuse(int fd, int e, const char *why)
 			    strerror(errno));
 	}
 	close(fd);
-	stats.conns_rejected++;
+	STAT_ADD(conns_rejected, 1);
 }
 
-/* Number of live connections of a uid. */
-static unsigned
+/* Number of live connections of a uid, on every loop.  conns_mutex held. */
+int
 conn_count_uid(uid_t uid)
 {
 	struct conn	*c;
-	unsigned	 n = 0;
+	unsigned	 i;
+	int		 n = 0;
 
-	TAILQ_FOREACH(c, &all_conns, entry)
-		if (c->uid == uid)
-			n++;
+	for (i = 0; i < nloops; i++)
+		TAILQ_FOREACH(c, &loops[i].conns, entry)
+			if (c->uid == uid)
+				n++;
 	return (n);
 }
 
 /*
- * Make the state for an accepted socket fd (already non-blocking), with
- * the policy of the peer's SO_PEERCRED identity.  NULL if the peer is
- * refused (no policy for it, or a connection limit).
+ * Check the connection limits and, if they allow, count conn in and put
+ * it on its loop's list; 0, or an errno and why for the peer.
+ */
+static int
+conn_join(struct conn *conn, const char **why)
+{
+	int	 e = 0;
+
+	pthread_mutex_lock(&conns_mutex);
+	if (STAT_GET(conns_current) >= opts.max_conns) {
+		log_warnx("refused pid %ld uid %lu: %u connections",
+		    (long)conn->pid, (unsigned long)conn->uid, opts.max_conns);
+		*why = "too many connections";
+		e = EUSERS;
+	} else if ((unsigned)conn_count_uid(conn->uid) >=
+	    opts.max_conns_per_uid) {
+		log_warnx("refused pid %ld uid %lu: %u connections for this "
+		    "uid", (long)conn->pid, (unsigned long)conn->uid,
+		    opts.max_conns_per_uid);
+		*why = "too many connections for this uid";
+		e = EUSERS;
+	} else {
+		TAILQ_INSERT_TAIL(&conn->loop->conns, conn, entry);
+		__atomic_add_fetch(&conn->loop->nlive, 1, __ATOMIC_RELAXED);
+		STAT_ADD(conns_current, 1);
+	}
+	pthread_mutex_unlock(&conns_mutex);
+	return (e);
+}
+
+/*
+ * Make the state for an accepted socket fd (already non-blocking), owned
+ * by loop l (and made on its thread), with the policy of the peer's
+ * SO_PEERCRED identity.  NULL if the peer is refused (no policy for it,
+ * or a connection limit).
  */
 struct conn *
-conn_new(int fd)
+conn_new(struct loop *l, int fd)
 {
 	struct conn		*conn;
 	struct ucred		 cred;
 	socklen_t		 len = sizeof cred;
 	const struct policy	*pol;
+	const char		*why;
+	int			 e;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("SO_PEERCRED");
@@ -137,27 +170,21 @@ conn_new(int fd)
 		conn_refuse(fd, EACCES, "no policy for this peer");
 		return (NULL);
 	}
-	if (stats.conns_current >= opts.max_conns) {
-		log_warnx("refused pid %ld uid %lu: %u connections",
-		    (long)cred.pid, (unsigned long)cred.uid, opts.max_conns);
-		conn_refuse(fd, EUSERS, "too many connections");
-		return (NULL);
-	}
-	if (conn_count_uid(cred.uid) >= opts.max_conns_per_uid) {
-		log_warnx("refused pid %ld uid %lu: %u connections for this "
-		    "uid", (long)cred.pid, (unsigned long)cred.uid,
-		    opts.max_conns_per_uid);
-		conn_refuse(fd, EUSERS, "too many connections for this uid");
-		return (NULL);
-	}
 
 	conn = xcalloc(1, sizeof *conn);
+	conn->loop = l;
 	conn->fd = fd;
 	conn->refs = 1;
-	conn->serial = conn_next_serial++;
 	conn->pid = cred.pid;
 	conn->uid = cred.uid;
 	conn->gid = cred.gid;
+	if ((e = conn_join(conn, &why)) != 0) {
+		free(conn);
+		conn_refuse(fd, e, why);
+		return (NULL);
+	}
+	conn->serial = __atomic_fetch_add(&conn_next_serial, 1,
+	    __ATOMIC_RELAXED);
 	conn->sess = session_new(pol, "/");
 	conn->sess->uid = cred.uid;
 	conn->sess->gid = cred.gid;
@@ -179,20 +206,19 @@ conn_new(int fd)
 	TAILQ_INIT(&conn->outpipes);
 	pool_queue_init(&conn->pq);
 	handle_table_init(&conn->handles, pol->max_handles);
-	conn->ev_read = event_new(ev_base, fd, EV_READ | EV_PERSIST,
+	conn->ev_read = event_new(l->base, fd, EV_READ | EV_PERSIST,
 	    conn_read_cb, conn);
-	conn->ev_write = event_new(ev_base, fd, EV_WRITE, conn_write_cb,
+	conn->ev_write = event_new(l->base, fd, EV_WRITE, conn_write_cb,
 	    conn);
 	if (conn->ev_read == NULL || conn->ev_write == NULL)
 		fatalx("event_new");
 	event_add(conn->ev_read, NULL);
-	TAILQ_INSERT_TAIL(&all_conns, conn, entry);
-	stats.conns_current++;
-	stats.conns_total++;
-	stats.conns_alloc++;
-	log_info("conn %llu: accepted pid %ld uid %lu gid %lu",
+	STAT_ADD(conns_total, 1);
+	STAT_ADD(conns_alloc, 1);
+	__atomic_add_fetch(&l->nalloc, 1, __ATOMIC_RELAXED);
+	log_info("conn %llu: accepted pid %ld uid %lu gid %lu on loop %u",
 	    (unsigned long long)conn->serial, (long)conn->pid,
-	    (unsigned long)conn->uid, (unsigned long)conn->gid);
+	    (unsigned long)conn->uid, (unsigned long)conn->gid, l->idx);
 	return (conn);
 }
 
@@ -226,7 +252,7 @@ conn_unref(struct conn *conn)
 	if (--conn->refs > 0)
 		return;
 	if (conn->flags & CONN_DEAD)
-		TAILQ_REMOVE(&dead_conns, conn, entry);
+		TAILQ_REMOVE(&conn->loop->dead, conn, entry);
 	while ((cl = conn->cleanups) != NULL) {
 		conn->cleanups = cl->next;
 		if (cl->is_dir)
@@ -247,8 +273,9 @@ conn_unref(struct conn *conn)
 	evbuffer_free(conn->in);
 	evbuffer_free(conn->out);
 	session_unref(conn->sess);
+	__atomic_sub_fetch(&conn->loop->nalloc, 1, __ATOMIC_RELAXED);
 	free(conn);
-	stats.conns_alloc--;
+	STAT_ADD(conns_alloc, -1);
 }
 
 /*
@@ -276,9 +303,12 @@ conn_lost(struct conn *conn, const char *why)
 	close(conn->fd);
 	conn->fd = -1;
 	conn_drop_pipes(conn);
-	TAILQ_REMOVE(&all_conns, conn, entry);
-	TAILQ_INSERT_TAIL(&dead_conns, conn, entry);
-	stats.conns_current--;
+	pthread_mutex_lock(&conns_mutex);
+	TAILQ_REMOVE(&conn->loop->conns, conn, entry);
+	__atomic_sub_fetch(&conn->loop->nlive, 1, __ATOMIC_RELAXED);
+	STAT_ADD(conns_current, -1);
+	pthread_mutex_unlock(&conns_mutex);
+	TAILQ_INSERT_TAIL(&conn->loop->dead, conn, entry);
 
 	/*
 	 * Requests not yet on a worker are dropped: ECANCELED, no reply.
@@ -329,7 +359,7 @@ conn_bad(struct conn *conn, const char *fmt, ...)
 	va_end(ap);
 	if (conn->flags & (CONN_BAD | CONN_DEAD))
 		return;
-	stats.protocol_errors++;
+	LOOP_STAT(protocol_errors, 1);
 	log_warnx("conn %llu: protocol error: %s",
 	    (unsigned long long)conn->serial, why);
 	conn->flags |= CONN_BAD;
@@ -430,7 +460,7 @@ conn_kick(struct conn *conn)
 		return;
 	conn->flags |= CONN_FLUSHQ;
 	conn_ref(conn);
-	TAILQ_INSERT_TAIL(&flush_list, conn, fentry);
+	TAILQ_INSERT_TAIL(&conn->loop->flush, conn, fentry);
 }
 
 /*
@@ -456,14 +486,14 @@ conn_bulk(struct conn *conn, size_t len)
 		    sizeof size);
 }
 
-/* Write out every connection kicked during this batch of events. */
+/* Write out every connection of l kicked during this batch of events. */
 void
-conn_flush_all(void)
+conn_flush_all(struct loop *l)
 {
 	struct conn	*conn;
 
-	while ((conn = TAILQ_FIRST(&flush_list)) != NULL) {
-		TAILQ_REMOVE(&flush_list, conn, fentry);
+	while ((conn = TAILQ_FIRST(&l->flush)) != NULL) {
+		TAILQ_REMOVE(&l->flush, conn, fentry);
 		conn->flags &= ~CONN_FLUSHQ;
 		if (!(conn->flags & CONN_DEAD) && conn_out_len(conn) != 0)
 			conn_write_cb(conn->fd, EV_WRITE, conn);
@@ -489,11 +519,11 @@ conn_update_read(struct conn *conn)
 	else
 		pause = conn->inflight >= conn->max_inflight ||
 		    out > AIOFS_OUT_HIWAT;
-	if (stats.inflight >= opts.max_inflight_all ||
+	if (STAT_GET(inflight) >= opts.max_inflight_all ||
 	    __atomic_load_n(&conn->mem, __ATOMIC_RELAXED) + out >
 	    opts.mem_budget)
 		pause = 1;
-	if (server_stopping) {
+	if (__atomic_load_n(&server_stopping, __ATOMIC_RELAXED)) {
 		if (conn->inflight == 0 && out == 0) {
 			conn_lost(conn, "shutting down");
 			return;
@@ -636,7 +666,7 @@ conn_read_cb(int fd, short events, void *arg)
 		return;
 	}
 	conn_unref(conn);
-	stats.bytes_in += n;
+	LOOP_STAT(bytes_in, n);
 	for (i = 0; i < nv; i++) {
 		size_t take = (size_t)n < v[i].iov_len ? (size_t)n :
 		    v[i].iov_len;
@@ -646,7 +676,7 @@ conn_read_cb(int fd, short events, void *arg)
 	}
 	evbuffer_commit_space(conn->in, v, nv);
 	conn_process(conn);
-	conn_flush_all();
+	conn_flush_all(conn->loop);
 }
 
 /*
@@ -757,7 +787,7 @@ conn_write_cb(int fd, short events, void *arg)
 		if (n == 0)
 			break;
 		conn->out_written += n;
-		stats.bytes_out += n;
+		LOOP_STAT(bytes_out, n);
 	}
 	if (conn_out_len(conn) != 0) {
 		conn_output_check(conn);
@@ -827,17 +857,17 @@ conn_pb_free(void *arg, void *ptr)
 	free(p);
 }
 
-/* Once a second: handshake and partial-frame deadlines. */
+/* Once a second: handshake and partial-frame deadlines of l's conns. */
 void
-conn_sweep(void)
+conn_sweep(struct loop *l)
 {
 	struct conn	*conn, *next;
 	uint64_t	 now = stats_now_ns();
 
-	conn_reinterrupt(&all_conns);
-	conn_reinterrupt(&dead_conns);
+	conn_reinterrupt(&l->conns);
+	conn_reinterrupt(&l->dead);
 
-	for (conn = TAILQ_FIRST(&all_conns); conn != NULL; conn = next) {
+	for (conn = TAILQ_FIRST(&l->conns); conn != NULL; conn = next) {
 		next = TAILQ_NEXT(conn, entry);
 		if (conn->flags & (CONN_DEAD | CONN_BAD))
 			continue;
@@ -870,13 +900,13 @@ conn_reinterrupt(struct conns *list)
 				pool_interrupt(req);
 }
 
-/* A global limit eased: let every connection re-check its reading. */
+/* A global limit eased: let every conn of l re-check its reading. */
 void
-conn_resume_all(void)
+conn_resume_all(struct loop *l)
 {
 	struct conn	*conn, *next;
 
-	for (conn = TAILQ_FIRST(&all_conns); conn != NULL; conn = next) {
+	for (conn = TAILQ_FIRST(&l->conns); conn != NULL; conn = next) {
 		next = TAILQ_NEXT(conn, entry);
 		if (conn->flags & CONN_RPAUSED)
 			conn_update_read(conn);

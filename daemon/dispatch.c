@@ -128,6 +128,7 @@ static const struct op ops[] = {
 #define MAXOPC	128
 
 static const struct op	*ops_by_case[MAXOPC];
+static pthread_once_t	 ops_once = PTHREAD_ONCE_INIT;
 
 static void	dispatch_reply(struct req *);
 static void	dispatch_advance(struct conn *, uint64_t);
@@ -140,18 +141,23 @@ dispatch_table(size_t *n)
 	return (ops);
 }
 
+/* Index the table by oneof case (once, whichever loop asks first). */
+static void
+dispatch_index(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < NOPS; i++)
+		ops_by_case[ops[i].op_case] = &ops[i];
+}
+
 /* Find the handler of a oneof case, NULL if there is none. */
 const struct op *
 dispatch_lookup(int op_case)
 {
-	size_t	 i;
-
 	if (op_case <= 0 || op_case >= MAXOPC)
 		return (NULL);
-	if (ops_by_case[OPC(HELLO)] == NULL) {
-		for (i = 0; i < NOPS; i++)
-			ops_by_case[ops[i].op_case] = &ops[i];
-	}
+	pthread_once(&ops_once, dispatch_index);
 	return (ops_by_case[op_case]);
 }
 
@@ -343,7 +349,7 @@ dispatch_request(struct conn *conn, Request *msg)
 	uint64_t	 id = msg->id;
 	int		 e;
 
-	stats.requests++;
+	LOOP_STAT(requests, 1);
 	op = dispatch_lookup(msg->op_case);
 	if (!(conn->flags & CONN_HELLO) &&
 	    (op == NULL || !(op->flags & OP_NOHELLO))) {
@@ -607,9 +613,8 @@ dispatch_complete(struct req *req)
 	if (hid != 0)
 		dispatch_advance(conn, hid);
 	alive = !(conn->flags & CONN_DEAD);	/* then the socket's ref holds */
-	req_free(req);
-	if (stats.inflight + 1 == opts.max_inflight_all)
-		conn_resume_all();
+	if (req_free(req))
+		loop_resume_all();
 	else if (alive)
 		conn_update_read(conn);
 }

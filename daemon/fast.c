@@ -143,12 +143,12 @@ fast_try(struct req *req)
 	req->op->work(req);
 	fast_nowait = 0;
 	if (!fast_punted) {
-		stats.loop_done++;
+		LOOP_STAT(loop_done, 1);
 		return (1);
 	}
 	/* Anything it set is redone by the worker; its cursor is kept. */
 	req_chunk_reset(req);
-	stats.loop_punted++;
+	LOOP_STAT(loop_punted, 1);
 	return (0);
 }
 

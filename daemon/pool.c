@@ -6,15 +6,14 @@
  * A fixed set of threads takes requests off one submit queue and runs
  * op->work(req).  Workers touch nothing but the req they were handed (and
  * the handle's struct hfile, which the per-handle FIFO in dispatch.c gives
- * to at most one req at a time).  A finished req goes on the completion
- * queue and the loop is woken through one eventfd; writes to it are
- * coalesced (only the thread that finds the completion queue empty writes),
- * so a burst of completions costs one wake-up, as in libuv's uv_async.
+ * to at most one req at a time).  A finished req is mailed to the loop
+ * that owns its connection (loop_post_done), which wakes through one
+ * eventfd, coalesced: a burst of completions costs one wake-up, as in
+ * libuv's uv_async.
  *
  * Locks: wq_mutex guards the submit queue and the QUEUED -> RUNNING
- * transition; done_mutex guards the completion queue.  No code ever holds
- * both.  The loop swaps the completion list out under done_mutex and runs
- * the completions unlocked.
+ * transition; a loop's mailbox has its own mutex.  No code ever holds
+ * both.
  *
  * Fairness: queued requests wait on their connection's queue (struct
  * poolq); workers serve the connections round-robin and take at most
@@ -33,8 +32,6 @@
  * blocking syscall return EINTR; work functions check req->cancelled
  * before retrying.
  */
-#include <sys/eventfd.h>
-
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -52,10 +49,6 @@ static TAILQ_HEAD(, poolq) wq_ready = TAILQ_HEAD_INITIALIZER(wq_ready);
 static struct poolq	 wq_anon;	/* requests without a connection */
 static unsigned		 wq_len;
 static unsigned		 wq_idle;	/* workers waiting for work */
-static pthread_mutex_t	 done_mutex = PTHREAD_MUTEX_INITIALIZER;
-static TAILQ_HEAD(, req) doneq = TAILQ_HEAD_INITIALIZER(doneq);
-static int		 pool_efd = -1;
-static struct event	*pool_ev;
 static unsigned		 pool_nbusy;
 static __thread struct req *pool_current;	/* this worker's req */
 
@@ -94,8 +87,6 @@ pool_release(struct poolq *q)
 static void
 pool_run(struct req *req)
 {
-	int		 wake;
-
 	__atomic_add_fetch(&pool_nbusy, 1, __ATOMIC_RELAXED);
 	pool_current = req;
 	if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
@@ -119,18 +110,8 @@ pool_run(struct req *req)
 	if (!req->pool_held)
 		pool_release(pool_queue_of(req));
 
-	pthread_mutex_lock(&done_mutex);
 	__atomic_store_n(&req->state, REQ_DONE, __ATOMIC_RELEASE);
-	wake = TAILQ_EMPTY(&doneq);
-	TAILQ_INSERT_TAIL(&doneq, req, qentry);
-	pthread_mutex_unlock(&done_mutex);
-	if (wake) {
-		uint64_t one = 1;
-
-		while (write(pool_efd, &one, sizeof one) == -1 &&
-		    errno == EINTR)
-			;
-	}
+	loop_post_done(req);
 }
 
 /*
@@ -221,49 +202,33 @@ pool_worker(void *arg)
 	return (NULL);
 }
 
-/* Loop side: the eventfd fired; complete everything on the done queue. */
-static void
-pool_done_cb(int fd, short events, void *arg)
+/* Loop side: a worker finished req (loop.c takes it from the mailbox). */
+void
+pool_done(struct req *req)
 {
-	TAILQ_HEAD(, req)	 list = TAILQ_HEAD_INITIALIZER(list);
-	struct req		*req;
-	struct conn		*conn;
-	struct poolq		*q;
-	uint64_t		 n;
+	struct conn	*conn;
+	struct poolq	*q;
 
-	(void)events;
-	(void)arg;
-	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
-		log_warn("pool eventfd read");
-
-	pthread_mutex_lock(&done_mutex);
-	TAILQ_CONCAT(&list, &doneq, qentry);
-	pthread_mutex_unlock(&done_mutex);
-
-	while ((req = TAILQ_FIRST(&list)) != NULL) {
-		TAILQ_REMOVE(&list, req, qentry);
-		if (!req->pool_held) {
-			dispatch_complete(req);
-			continue;
-		}
-		/*
-		 * A large chunk gives its slot back (pool_run) only once it
-		 * is queued and the output weighed (conn_output_check); the
-		 * connection must outlive dispatch_complete() for that.
-		 */
-		req->pool_held = 0;
-		q = pool_queue_of(req);
-		if ((conn = req->conn) != NULL)
-			conn_ref(conn);
+	if (!req->pool_held) {
 		dispatch_complete(req);
-		pool_release(q);
-		if (conn != NULL)
-			conn_unref(conn);
+		return;
 	}
-	conn_flush_all();
+	/*
+	 * A large chunk gives its slot back (pool_run) only once it is
+	 * queued and the output weighed (conn_output_check); the
+	 * connection must outlive dispatch_complete() for that.
+	 */
+	req->pool_held = 0;
+	q = pool_queue_of(req);
+	if ((conn = req->conn) != NULL)
+		conn_ref(conn);
+	dispatch_complete(req);
+	pool_release(q);
+	if (conn != NULL)
+		conn_unref(conn);
 }
 
-/* Start n worker threads and the loop's completion event. */
+/* Start n worker threads. */
 int
 pool_start(int n)
 {
@@ -276,14 +241,6 @@ pool_start(int n)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0;		/* no SA_RESTART: interrupt syscalls */
 	if (sigaction(SIGURG, &sa, NULL) == -1)
-		return (-1);
-
-	pool_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (pool_efd == -1)
-		return (-1);
-	pool_ev = event_new(ev_base, pool_efd, EV_READ | EV_PERSIST,
-	    pool_done_cb, NULL);
-	if (pool_ev == NULL || event_add(pool_ev, NULL) == -1)
 		return (-1);
 
 	/* Workers start with every signal blocked but SIGURG. */
@@ -309,8 +266,8 @@ pool_start(int n)
 
 /*
  * Stop and join every worker.  Queued requests still run (they own fds
- * that must be closed); their completions are run on the loop one last
- * time so that every req is freed.
+ * that must be closed); their completions wait in the loops' mailboxes
+ * for loop_finish(), which frees every req.
  */
 void
 pool_stop(void)
@@ -328,12 +285,6 @@ pool_stop(void)
 	free(pool_threads);
 	pool_threads = NULL;
 	pool_nthreads = 0;
-
-	pool_done_cb(pool_efd, EV_READ, NULL);
-	event_free(pool_ev);
-	pool_ev = NULL;
-	close(pool_efd);
-	pool_efd = -1;
 }
 
 /* Queue req for a worker. */

@@ -53,7 +53,7 @@ req_new(struct conn *conn, Request *msg)
 		req->sess = session_ref(conn->sess);
 		TAILQ_INSERT_TAIL(&conn->reqs, req, centry);
 		conn->inflight++;
-		stats.inflight++;
+		STAT_ADD(inflight, 1);
 	}
 	req->start_ns = stats_now_ns();
 	return (req);
@@ -158,11 +158,16 @@ req_chunk_reset(struct req *req)
 	memset(&req->res, 0, sizeof req->res);
 }
 
-/* Free req and everything it owns; drops its conn and session refs. */
-void
+/*
+ * Free req and everything it owns; drops its conn and session refs.
+ * Returns 1 if that took the daemon's in-flight count down from its limit
+ * (the loops should read again: loop_resume_all), else 0.
+ */
+int
 req_free(struct req *req)
 {
 	struct conn	*conn = req->conn;
+	int		 eased = 0;
 
 	req_chunk_reset(req);
 	if (req->cursor != NULL && req->cursor_free != NULL)
@@ -180,13 +185,14 @@ req_free(struct req *req)
 		aiofs__idmap_del(&conn->ids, req->id);
 		TAILQ_REMOVE(&conn->reqs, req, centry);
 		conn->inflight--;
-		stats.inflight--;
+		eased = STAT_ADD(inflight, -1) + 1 == opts.max_inflight_all;
 	}
 	if (req->sess != NULL)
 		session_unref(req->sess);
 	if (conn != NULL)
 		conn_unref(conn);
 	free(req);
+	return (eased);
 }
 
 /* Allocate size bytes that live until the chunk is reset (workers). */

@@ -25,14 +25,12 @@
 #define SERVER_DRAIN_SECS	10
 
 struct options		 opts;
-struct event_base	*ev_base;
 int			 server_stopping;
+uint64_t		 server_drain_start;
 static int		 server_fd = -1;
 static char		*server_path;	/* unlink at exit if we bound it */
 static struct event	*server_ev;
 static struct event	*server_backoff_ev;
-static struct event	*server_drain_ev;
-static uint64_t		 server_drain_start;
 
 /* Re-enable accepting after an EMFILE back-off. */
 static void
@@ -41,7 +39,8 @@ server_backoff_cb(int fd, short events, void *arg)
 	(void)fd;
 	(void)events;
 	(void)arg;
-	if (!server_stopping && server_ev != NULL)
+	if (!__atomic_load_n(&server_stopping, __ATOMIC_RELAXED) &&
+	    server_ev != NULL)
 		event_add(server_ev, NULL);
 }
 
@@ -62,7 +61,7 @@ server_accept_cb(int lfd, short events, void *arg)
 				return;
 			if (errno == EMFILE || errno == ENFILE) {
 				log_warn("accept: backing off");
-				stats.conns_rejected++;
+				STAT_ADD(conns_rejected, 1);
 				event_del(server_ev);
 				evtimer_add(server_backoff_ev, &tv);
 				return;
@@ -70,7 +69,7 @@ server_accept_cb(int lfd, short events, void *arg)
 			log_warn("accept");
 			return;
 		}
-		conn_new(fd);
+		loop_give(fd);
 	}
 }
 
@@ -84,9 +83,10 @@ server_adopt(int fd)
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		return (-1);
 	server_fd = fd;
-	server_ev = event_new(ev_base, fd, EV_READ | EV_PERSIST,
+	server_ev = event_new(loops[0].base, fd, EV_READ | EV_PERSIST,
 	    server_accept_cb, NULL);
-	server_backoff_ev = evtimer_new(ev_base, server_backoff_cb, NULL);
+	server_backoff_ev = evtimer_new(loops[0].base, server_backoff_cb,
+	    NULL);
 	if (server_ev == NULL || server_backoff_ev == NULL ||
 	    event_add(server_ev, NULL) == -1)
 		return (-1);
@@ -174,53 +174,40 @@ server_close_listener(void)
 	}
 }
 
-/* Periodic check while draining: leave the loop when all is freed. */
-static void
-server_drain_cb(int fd, short events, void *arg)
+/*
+ * Every 20 ms while shutting down, on each loop: past the deadline, give
+ * up on l's connections; end the loop once they are all freed.
+ */
+void
+server_drain(struct loop *l)
 {
 	struct conn	*conn, *next;
 
-	(void)fd;
-	(void)events;
-	(void)arg;
 	if (stats_now_ns() - server_drain_start >
 	    (uint64_t)SERVER_DRAIN_SECS * 1000000000) {
 		/* Stop waiting for slow operations (a silent FIFO...). */
-		for (conn = TAILQ_FIRST(&all_conns); conn != NULL;
+		for (conn = TAILQ_FIRST(&l->conns); conn != NULL;
 		    conn = next) {
 			next = TAILQ_NEXT(conn, entry);
 			conn_lost(conn, "shutdown deadline");
 		}
 		/* Again each time: a signal can land just before a read. */
-		TAILQ_FOREACH(conn, &dead_conns, entry)
+		TAILQ_FOREACH(conn, &l->dead, entry)
 			conn_interrupt(conn);
 	}
-	if (stats.conns_alloc == 0) {
-		event_free(server_drain_ev);
-		server_drain_ev = NULL;
-		event_base_loopexit(ev_base, NULL);
-	}
+	if (__atomic_load_n(&l->nalloc, __ATOMIC_RELAXED) == 0)
+		event_base_loopexit(l->base, NULL);
 }
 
-/* Begin a graceful shutdown. */
+/* Begin a graceful shutdown (loop 0). */
 void
 server_shutdown(void)
 {
-	struct timeval	 tv = { 0, 20000 };
-	struct conn	*conn, *next;
-
 	if (server_stopping)
 		return;
-	server_stopping = 1;
 	log_info("shutting down");
 	server_close_listener();
-	for (conn = TAILQ_FIRST(&all_conns); conn != NULL; conn = next) {
-		next = TAILQ_NEXT(conn, entry);
-		conn_update_read(conn);
-	}
 	server_drain_start = stats_now_ns();
-	server_drain_ev = event_new(ev_base, -1, EV_PERSIST, server_drain_cb,
-	    NULL);
-	event_add(server_drain_ev, &tv);
-	server_drain_cb(-1, 0, NULL);
+	__atomic_store_n(&server_stopping, 1, __ATOMIC_RELAXED);
+	loop_stop_all();
 }

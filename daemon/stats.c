@@ -1,12 +1,15 @@
 /*
  * stats.c - counters for the Stats request: connections, bytes, and per
- * op counts, errors and a latency histogram.  Loop thread only.
+ * op counts, errors and a latency histogram.  The daemon-wide ones
+ * (struct stats_global) are atomics; the others are per loop, written by
+ * their loop with relaxed atomics, and summed over the loops when read.
  *
  * Latencies go into log-linear buckets: four per power of two of
  * nanoseconds, so a percentile is known to within 25%, in a fixed 1 KiB
  * per op.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,7 +25,13 @@ struct stats_op {
 	uint64_t	 errors;
 	uint32_t	 buckets[STATS_BUCKETS];
 };
-static struct stats_op	 op_stats[STATS_MAXOPS];
+
+/* One loop's per-op counters (loop_init). */
+struct stats_op *
+stats_ops_new(void)
+{
+	return (xcalloc(STATS_MAXOPS, sizeof(struct stats_op)));
+}
 
 /* Monotonic clock in nanoseconds. */
 uint64_t
@@ -66,12 +75,48 @@ stats_record(int op, int error, uint64_t ns)
 
 	if (op < 0 || op >= STATS_MAXOPS)
 		return;
-	s = &op_stats[op];
-	s->count++;
+	s = &loop_self->ops[op];
+	__atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
 	if (error != 0 && error != ECANCELED)
-		s->errors++;
-	s->buckets[stats_bucket(ns)]++;
+		__atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->buckets[stats_bucket(ns)], 1,
+	    __ATOMIC_RELAXED);
 }
+
+/* Op op's counters, summed over the loops, into sum. */
+static void
+stats_op_sum(int op, struct stats_op *sum)
+{
+	const struct stats_op	*s;
+	uint64_t		 n;
+	unsigned		 i, b;
+
+	memset(sum, 0, sizeof *sum);
+	for (i = 0; i < nloops; i++) {
+		s = &loops[i].ops[op];
+		if ((n = __atomic_load_n(&s->count, __ATOMIC_RELAXED)) == 0)
+			continue;
+		sum->count += n;
+		sum->errors += __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+		for (b = 0; b < STATS_BUCKETS; b++)
+			sum->buckets[b] += __atomic_load_n(&s->buckets[b],
+			    __ATOMIC_RELAXED);
+	}
+}
+
+/* A per-loop counter (at off in struct loop_stats), summed. */
+static uint64_t
+stats_loop_sum(size_t off)
+{
+	uint64_t	 n = 0;
+	unsigned	 i;
+
+	for (i = 0; i < nloops; i++)
+		n += __atomic_load_n((uint64_t *)((char *)&loops[i].st + off),
+		    __ATOMIC_RELAXED);
+	return (n);
+}
+#define LOOP_SUM(f)	stats_loop_sum(offsetof(struct loop_stats, f))
 
 /* The q-quantile of an op's latency, in microseconds. */
 static double
@@ -100,6 +145,7 @@ stats_fill(Aiofs__V1__StatsReply *r, struct req *req)
 	const struct op	*table;
 	size_t		 nops, i, n = 0;
 	Aiofs__V1__OpStats *os;
+	struct stats_op	 sum;
 
 	aiofs__v1__stats_reply__init(r);
 	r->has_uptime_s = 1;
@@ -110,19 +156,19 @@ stats_fill(Aiofs__V1__StatsReply *r, struct req *req)
 	r->has_bytes_in = r->has_bytes_out = r->has_requests_total = 1;
 	r->has_protocol_errors = r->has_loop_completed = 1;
 	r->has_loop_punted = 1;
-	r->connections_current = stats.conns_current;
-	r->connections_total = stats.conns_total;
-	r->connections_rejected = stats.conns_rejected;
-	r->inflight = stats.inflight;
+	r->connections_current = STAT_GET(conns_current);
+	r->connections_total = STAT_GET(conns_total);
+	r->connections_rejected = STAT_GET(conns_rejected);
+	r->inflight = STAT_GET(inflight);
 	r->queue_depth = pool_queued();
 	r->workers = pool_size();
 	r->workers_busy = pool_busy();
-	r->bytes_in = stats.bytes_in;
-	r->bytes_out = stats.bytes_out;
-	r->requests_total = stats.requests;
-	r->protocol_errors = stats.protocol_errors;
-	r->loop_completed = stats.loop_done;
-	r->loop_punted = stats.loop_punted;
+	r->bytes_in = LOOP_SUM(bytes_in);
+	r->bytes_out = LOOP_SUM(bytes_out);
+	r->requests_total = LOOP_SUM(requests);
+	r->protocol_errors = LOOP_SUM(protocol_errors);
+	r->loop_completed = LOOP_SUM(loop_done);
+	r->loop_punted = LOOP_SUM(loop_punted);
 
 	table = dispatch_table(&nops);
 	if (nops > STATS_MAXOPS)
@@ -130,17 +176,18 @@ stats_fill(Aiofs__V1__StatsReply *r, struct req *req)
 	r->ops = req_alloc(req, nops * sizeof *r->ops);
 	os = req_alloc(req, nops * sizeof *os);
 	for (i = 0; i < nops; i++) {
-		if (op_stats[i].count == 0)
+		stats_op_sum(i, &sum);
+		if (sum.count == 0)
 			continue;
 		aiofs__v1__op_stats__init(&os[n]);
 		os[n].op = (char *)table[i].name;
 		os[n].has_count = os[n].has_errors = 1;
 		os[n].has_p50_us = os[n].has_p99_us = os[n].has_p999_us = 1;
-		os[n].count = op_stats[i].count;
-		os[n].errors = op_stats[i].errors;
-		os[n].p50_us = stats_quantile(&op_stats[i], 0.50);
-		os[n].p99_us = stats_quantile(&op_stats[i], 0.99);
-		os[n].p999_us = stats_quantile(&op_stats[i], 0.999);
+		os[n].count = sum.count;
+		os[n].errors = sum.errors;
+		os[n].p50_us = stats_quantile(&sum, 0.50);
+		os[n].p99_us = stats_quantile(&sum, 0.99);
+		os[n].p999_us = stats_quantile(&sum, 0.999);
 		r->ops[n] = &os[n];
 		n++;
 	}

@@ -269,8 +269,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	opts.policy.max_handles = 16;
 	if (opts.policy.rootfd == -1)
 		fuzz_die("open root");
-	if ((ev_base = event_base_new()) == NULL)
-		fuzz_die("event_base_new");
+	if (loop_init(1) == -1)
+		fuzz_die("loop_init");
 	if (pool_start(opts.workers) == -1)
 		fuzz_die("pool_start");
 	fprintf(stderr, "sequence_fuzzer: root %s\n", sf_fr.root);
@@ -362,7 +362,7 @@ sf_pump(struct sf_client *c, unsigned ms)
 	int		 idle = 0;
 
 	while (sf_ms() < end) {
-		event_base_loop(ev_base, EVLOOP_NONBLOCK);
+		event_base_loop(loops[0].base, EVLOOP_NONBLOCK);
 		sf_drain(c);
 		if (pool_busy() == 0 && pool_queued() == 0) {
 			if (++idle > 2)
@@ -481,7 +481,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(sv[1], F_SETFL, O_NONBLOCK) == -1)
 		fuzz_die("O_NONBLOCK");
-	if ((conn = conn_new(sv[0])) == NULL)
+	if ((conn = conn_new(&loops[0], sv[0])) == NULL)
 		fuzz_die("conn_new refused the fuzzer");
 	memset(&c, 0, sizeof c);
 	c.fd = sv[1];
@@ -507,7 +507,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sf_pump(&c, 200);
 			break;
 		case 4:
-			event_base_loop(ev_base, EVLOOP_NONBLOCK);
+			event_base_loop(loops[0].base, EVLOOP_NONBLOCK);
 			sf_drain(&c);
 			break;
 		default:
@@ -515,7 +515,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		off += len;
-		event_base_loop(ev_base, EVLOOP_NONBLOCK);
+		event_base_loop(loops[0].base, EVLOOP_NONBLOCK);
 	}
 
 	/* The client goes away: everything of the connection must go. */
@@ -524,7 +524,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (stats.conns_alloc > 0) {
 		if (sf_ms() > end)
 			fuzz_die("a connection was never freed");
-		event_base_loop(ev_base, EVLOOP_NONBLOCK);
+		event_base_loop(loops[0].base, EVLOOP_NONBLOCK);
 		if (pool_busy() == 0 && pool_queued() == 0)
 			usleep(20);
 		else
