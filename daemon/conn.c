@@ -621,6 +621,7 @@ static void
 conn_read_cb(int fd, short events, void *arg)
 {
 	struct conn		*conn = arg;
+	struct loop		*l = conn->loop;	/* conn may go */
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
 	struct msghdr		 mh;
@@ -676,7 +677,7 @@ conn_read_cb(int fd, short events, void *arg)
 	}
 	evbuffer_commit_space(conn->in, v, nv);
 	conn_process(conn);
-	conn_flush_all(conn->loop);
+	conn_flush_all(l);
 }
 
 /*
