@@ -1546,6 +1546,11 @@ stats_prometheus(const aiofs_stats_t *s, const struct stats_field *f,
 		else
 			printf("aiofsd_%s %" PRIu64 "\n", f[i].metric, f[i].u);
 	}
+	printf("# HELP aiofsd_loop_connections Client connections open now, "
+	    "per event loop.\n# TYPE aiofsd_loop_connections gauge\n");
+	for (i = 0; i < s->nloops; i++)
+		printf("aiofsd_loop_connections{loop=\"%zu\"} %" PRIu64 "\n", i,
+		    s->loop_connections[i]);
 	for (i = 0; i < STATS_NOPFIELDS; i++) {
 		of = &stats_opfields[i];
 		if (of->help != NULL)
@@ -1636,6 +1641,14 @@ cmd_stats(struct cli *c, char **argv)
 				kv_u64(&kv, f[i].key, f[i].u);
 		}
 	}
+	kv_open(&kv, "loop_connections");
+	for (j = 0; j < s->nloops; j++) {
+		char	 key[32];
+
+		snprintf(key, sizeof key, "%zu", j);
+		kv_u64(&kv, key, s->loop_connections[j]);
+	}
+	kv_close(&kv);
 	kv_open(&kv, "ops");
 	for (j = 0; j < s->nops; j++) {
 		kv_open(&kv, s->ops[j].op != NULL ? s->ops[j].op : "");

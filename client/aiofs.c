@@ -819,6 +819,7 @@ aiofs_req_cleanup(aiofs_req_t *req)
 	for (i = 0; i < req->stats.nops; i++)
 		free(req->stats.ops[i].op);
 	free(req->stats.ops);
+	free(req->stats.loop_connections);
 	req->errmsg = req->errpath = req->buf = NULL;
 	req->priv_bufcap = 0;
 	req->lines = NULL;
@@ -1161,6 +1162,15 @@ aiofs__absorb(aiofs_t *h, aiofs_req_t *req, Aiofs__V1__Response *r)
 			req->stats.ops[i].p999_us = s->ops[i]->p999_us;
 		}
 		req->stats.nops = s->n_ops;
+		req->stats.loop_connections = calloc(s->n_loop_connections + 1,
+		    sizeof *req->stats.loop_connections);
+		if (req->stats.loop_connections == NULL)
+			return (-ENOMEM);
+		if (s->n_loop_connections > 0)
+			memcpy(req->stats.loop_connections,
+			    s->loop_connections, s->n_loop_connections *
+			    sizeof *s->loop_connections);
+		req->stats.nloops = s->n_loop_connections;
 		break;
 	}
 	default:

@@ -141,6 +141,8 @@ typedef struct {
 	uint64_t	 protocol_errors, bytes_in, bytes_out;
 	uint64_t	 loop_completed, loop_punted;
 	uint32_t	 workers, workers_busy;
+	uint64_t	*loop_connections;	/* live, per event loop */
+	size_t		 nloops;
 	aiofs_opstats_t	*ops;
 	size_t		 nops;
 } aiofs_stats_t;

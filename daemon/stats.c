@@ -169,6 +169,12 @@ stats_fill(Aiofs__V1__StatsReply *r, struct req *req)
 	r->protocol_errors = LOOP_SUM(protocol_errors);
 	r->loop_completed = LOOP_SUM(loop_done);
 	r->loop_punted = LOOP_SUM(loop_punted);
+	r->n_loop_connections = nloops;
+	r->loop_connections = req_alloc(req, nloops *
+	    sizeof *r->loop_connections);
+	for (i = 0; i < nloops; i++)
+		r->loop_connections[i] = __atomic_load_n(&loops[i].nlive,
+		    __ATOMIC_RELAXED);
 
 	table = dispatch_table(&nops);
 	if (nops > STATS_MAXOPS)

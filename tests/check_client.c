@@ -2652,6 +2652,252 @@ START_TEST(test_fast_burst)
 }
 END_TEST
 
+/* Stats of the daemon behind h (caller cleans up st). */
+static void
+xstats(aiofs_t *h, aiofs_req_t *st)
+{
+	rinit(st);
+	ck_assert_int_eq(aiofs_stats(h, st, NULL), 0);
+}
+
+/* The count of op in a Stats reply, 0 if absent. */
+static uint64_t
+op_count(const aiofs_req_t *st, const char *op)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->stats.nops; i++)
+		if (strcmp(st->stats.ops[i].op, op) == 0)
+			return (st->stats.ops[i].count);
+	return (0);
+}
+
+#define NLOOPCONN	6
+
+/*
+ * --loops 3: connections are spread over the loops (fewest first), each
+ * is served on its own, and Stats sums every loop's counters.
+ */
+START_TEST(test_loops_spread)
+{
+	static const char *const three[] = { "--loops", "3", NULL };
+	static const char *const one[] = { "--loops", "1", NULL };
+	struct cl	 c, cc[NLOOPCONN];
+	struct rfburst	*b;
+	aiofs_req_t	 st;
+	uint64_t	 req0, stat0, rf0;
+	char		 name[32];
+	int		 i, k, rc;
+
+	cl_start(&c, three);
+	for (i = 1; i < NLOOPCONN; i++) {
+		cc[i] = c;
+		rc = aiofs_connect(&cc[i].h, c.d.sock, "check_client");
+		ck_assert_int_eq(rc, 0);
+	}
+	cc[0] = c;
+	xstats(c.h, &st);
+	ck_assert_uint_eq(st.stats.nloops, 3);
+	for (k = 0; k < 3; k++)
+		ck_assert_uint_eq(st.stats.loop_connections[k], 2);
+	req0 = st.stats.requests_total;
+	stat0 = op_count(&st, "stat");
+	rf0 = op_count(&st, "readfile");
+	aiofs_req_cleanup(&st);
+
+	/* Every connection at once: 1,024 checked read-files each. */
+	b = calloc(NLOOPCONN, sizeof *b);
+	ck_assert_ptr_nonnull(b);
+	for (i = 0; i < 16; i++) {
+		snprintf(name, sizeof name, "rf%d", i);
+		b[0].want[i] = host_pattern_file(&c, name, 4096 + i, i);
+	}
+	for (k = 0; k < NLOOPCONN; k++) {
+		b[k].c = &cc[k];
+		memcpy(b[k].want, b[0].want, sizeof b[0].want);
+		for (i = 0; i < 32; i++)
+			rfburst_issue(&b[k], i);
+	}
+	for (;;) {
+		int	 busy = 0;
+
+		for (k = 0; k < NLOOPCONN; k++) {
+			if (b[k].done == 1024)
+				continue;
+			busy = 1;
+			ck_assert_int_eq(drive_until(cc[k].h, &b[k].done,
+			    b[k].done + 1, 30000), 0);
+		}
+		if (!busy)
+			break;
+	}
+	for (k = 0; k < NLOOPCONN; k++)
+		ck_assert_int_eq(b[k].bad, 0);
+	/* Ten stats on each connection too. */
+	for (k = 0; k < NLOOPCONN; k++)
+		for (i = 0; i < 10; i++) {
+			rinit(&st);
+			ck_assert_int_eq(aiofs_stat(cc[k].h, &st, "rf1", 1,
+			    NULL), 0);
+			aiofs_req_cleanup(&st);
+		}
+	xstats(c.h, &st);
+	ck_assert_uint_eq(op_count(&st, "readfile") - rf0, NLOOPCONN * 1024);
+	ck_assert_uint_eq(op_count(&st, "stat") - stat0, NLOOPCONN * 10);
+	/* ...and the Stats request itself. */
+	ck_assert_uint_eq(st.stats.requests_total - req0,
+	    NLOOPCONN * (1024 + 10) + 1);
+	aiofs_req_cleanup(&st);
+
+	/* Gone ones leave their loop; a new one takes the emptiest. */
+	aiofs_close(cc[1].h);
+	aiofs_close(cc[2].h);
+	xping(&c);
+	rc = aiofs_connect(&cc[1].h, c.d.sock, "check_client");
+	ck_assert_int_eq(rc, 0);
+	xstats(c.h, &st);
+	ck_assert_uint_eq(st.stats.connections_current, NLOOPCONN - 1);
+	for (k = 0; k < 3; k++) {
+		ck_assert_uint_ge(st.stats.loop_connections[k], 1);
+		ck_assert_uint_le(st.stats.loop_connections[k], 2);
+	}
+	aiofs_req_cleanup(&st);
+	for (k = 1; k < NLOOPCONN; k++)
+		if (k != 2)
+			aiofs_close(cc[k].h);
+	for (i = 0; i < 16; i++)
+		free(b[0].want[i]);
+	free(b);
+	cl_stop(&c);
+
+	/* --loops 1: one loop has them all. */
+	cl_start(&c, one);
+	rc = aiofs_connect(&cc[1].h, c.d.sock, "check_client");
+	ck_assert_int_eq(rc, 0);
+	xstats(c.h, &st);
+	ck_assert_uint_eq(st.stats.nloops, 1);
+	ck_assert_uint_eq(st.stats.loop_connections[0], 2);
+	aiofs_req_cleanup(&st);
+	aiofs_close(cc[1].h);
+	cl_stop(&c);
+}
+END_TEST
+
+/*
+ * --max-inflight-total is the daemon's, not a loop's: a connection held
+ * back by requests of a connection on another loop is read again when
+ * those finish there.
+ */
+START_TEST(test_loops_inflight_total)
+{
+	static const char *const args[] = { "--loops", "2",
+	    "--max-inflight-total", "4", NULL };
+	struct cl	 c, c2;
+	aiofs_file_t	 f;
+	aiofs_req_t	 st, rd[4], sreq;
+	struct cstate	 rs, ss;
+	int		 wfd, i;
+
+	cl_start(&c, args);
+	c2 = c;
+	ck_assert_int_eq(aiofs_connect(&c2.h, c.d.sock, "check_client"), 0);
+	host_put(&c, "s", "12345", 5);
+	xstats(c.h, &st);
+	ck_assert_uint_eq(st.stats.loop_connections[0], 1);
+	ck_assert_uint_eq(st.stats.loop_connections[1], 1);
+	aiofs_req_cleanup(&st);
+
+	/* Four reads of an empty FIFO fill the daemon's limit... */
+	f = fifo_setup(&c, &wfd);
+	memset(&rs, 0, sizeof rs);
+	for (i = 0; i < 4; i++) {
+		rinit(&rd[i]);
+		rd[i].data = &rs;
+		ck_assert_int_eq(aiofs_read(c.h, &rd[i], f, 1, rd_cb), 0);
+	}
+	ck_assert_int_eq(aiofs_process(c.h, POLLOUT), 0);
+	usleep(200000);
+	/*
+	 * ...so the other loop reads no more of the second client than the
+	 * request it was reading (answered, then it stops)...
+	 */
+	rinit(&sreq);
+	ck_assert_int_eq(aiofs_stat(c2.h, &sreq, "s", 1, NULL), 0);
+	aiofs_req_cleanup(&sreq);
+	memset(&ss, 0, sizeof ss);
+	rinit(&sreq);
+	sreq.data = &ss;
+	ck_assert_int_eq(aiofs_stat(c2.h, &sreq, "s", 1, cancel_cb), 0);
+	ck_assert_int_eq(drive_until(c2.h, &ss.done, 1, 500), -1);
+	/* One read ends on the first loop: the second one reads again. */
+	ck_assert_int_eq(write(wfd, "x", 1), 1);
+	ck_assert_int_eq(drive_until(c.h, &rs.done, 1, 10000), 0);
+	ck_assert_int_eq(drive_until(c2.h, &ss.done, 1, 10000), 0);
+	ck_assert_int_eq(ss.other, 0);
+	ck_assert_int_eq(sreq.result, 0);
+	ck_assert_int_eq(sreq.st.size, 5);
+	close(wfd);
+	ck_assert_int_eq(drive_until(c.h, &rs.done, 4, 10000), 0);
+	for (i = 0; i < 4; i++)
+		aiofs_req_cleanup(&rd[i]);
+	aiofs_req_cleanup(&sreq);
+	xclose(&c, f);
+	aiofs_close(c2.h);
+	cl_stop(&c);
+}
+END_TEST
+
+/*
+ * SIGTERM with requests in flight on every loop: each loop drains its
+ * connections (every reply arrives, and is right), then the daemon exits
+ * 0 having freed them all.
+ */
+START_TEST(test_loops_shutdown)
+{
+	static const char *const args[] = { "--loops", "2", NULL };
+	struct cl	 c, cc[4];
+	struct rfburst	*b;
+	char		 name[32];
+	int		 i, k, status;
+
+	cl_start(&c, args);
+	b = calloc(4, sizeof *b);
+	ck_assert_ptr_nonnull(b);
+	for (i = 0; i < 16; i++) {
+		snprintf(name, sizeof name, "rf%d", i);
+		b[0].want[i] = host_pattern_file(&c, name, 4096 + i, i);
+	}
+	for (k = 0; k < 4; k++) {
+		cc[k] = c;
+		if (k > 0)
+			ck_assert_int_eq(aiofs_connect(&cc[k].h, c.d.sock,
+			    "check_client"), 0);
+		b[k].c = &cc[k];
+		b[k].issued = 1024 - 64;	/* 64 each, not re-issued */
+		memcpy(b[k].want, b[0].want, sizeof b[0].want);
+		for (i = 0; i < 64; i++)
+			rfburst_issue(&b[k], i);
+		ck_assert_int_eq(aiofs_process(cc[k].h, POLLOUT), 0);
+	}
+	ck_assert_int_eq(kill(c.d.pid, SIGTERM), 0);
+	for (k = 0; k < 4; k++) {
+		ck_assert_int_eq(drive_until(cc[k].h, &b[k].done, 64, 10000),
+		    0);
+		ck_assert_int_eq(b[k].bad, 0);
+	}
+	ck_assert_int_eq(waitpid(c.d.pid, &status, 0), c.d.pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "aiofsd exit status %#x", status);
+	c.d.pid = 0;
+	for (k = 0; k < 4; k++)
+		aiofs_close(cc[k].h);
+	for (i = 0; i < 16; i++)
+		free(b[0].want[i]);
+	free(b);
+	tdaemon_stop(&c.d);
+}
+END_TEST
+
 START_TEST(test_cancel_queued)
 {
 	/* Queued means not tried on the loop first: stat is cheap. */
@@ -4365,6 +4611,13 @@ client_suite(void)
 	tcase_add_test(tc, test_50_connections);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_disconnect_open_handles);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("loops");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_loops_spread);
+	tcase_add_test(tc, test_loops_inflight_total);
+	tcase_add_test(tc, test_loops_shutdown);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("splice");
