@@ -567,6 +567,12 @@ run stats
     printf '%s\n' "$out" | grep -Eq '^ops\.stat\.count=[0-9]+$' &&
     printf '%s\n' "$out" | grep -Eq '^ops\.stat\.p99_us=[0-9.]+$'
 ok stats-plain
+# One count per event loop, summing to the connections open.
+[ "$(printf '%s\n' "$out" | awk -F= '
+    /^connections_current=/ { want = $2 }
+    /^loop_connections\.[0-9]+=/ { n++; sum += $2 }
+    END { print (n >= 1 && sum == want) ? "yes" : "no" }')" = yes ]
+ok stats-loop-connections
 re='"stat":\{"count":[0-9]+,"errors":[0-9]+,"p50_us":[0-9.]+,'
 re=$re'"p99_us":[0-9.]+,"p999_us":[0-9.]+\}'
 re='^\{"uptime_s":[0-9.]+,"connections_current":[0-9]+,.*"ops":\{.*'$re
@@ -583,6 +589,21 @@ q='aiofsd_op_latency_seconds\{op="stat",quantile="0\.99"\}'
 ok stats-prometheus
 ! printf '%s\n' "$out" | grep -Evq '^(# (HELP|TYPE) )?aiofsd_'
 ok stats-prometheus-names
+printf '%s\n' "$out" | grep -Eqx 'aiofsd_loop_connections\{loop="0"\} [0-9]+'
+ok stats-prometheus-loops
+
+# --- aiofsd --loops -----------------------------------------------------------
+
+out=$("$AIOFSD" -s "$dir/x.sock" -r "$root" --loops 0 2>&1)
+[ $? = 2 ] && printf '%s\n' "$out" |
+    grep -qx 'aiofsd: --loops: "0" is not a number from 1 to 64'
+ok aiofsd-loops-zero
+out=$("$AIOFSD" -s "$dir/x.sock" -r "$root" -l 65 2>&1)
+[ $? = 2 ]
+ok aiofsd-loops-too-many
+out=$("$AIOFSD" -s "$dir/x.sock" -r "$root" -l 3 --check-config 2>&1)
+[ $? = 0 ] && printf '%s\n' "$out" | grep -qx 'loops = 3'
+ok aiofsd-loops-check-config
 
 # --- confinement --------------------------------------------------------------
 

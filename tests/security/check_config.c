@@ -122,6 +122,8 @@ START_TEST(config_check)
 		"[default]\nroot = %s/r1\nmax_handles = 0\n",
 		"[default]\nroot = %s/r1\nmax_inflight = -3\n",
 		"[global]\nworkers = 0\n[default]\nroot = %s/r1\n",
+		"[global]\nloops = 0\n[default]\nroot = %s/r1\n",
+		"[global]\nloops = 65\n[default]\nroot = %s/r1\n",
 		"[global]\nmax_frame = 12\n[default]\nroot = %s/r1\n",
 		"[global]\nmemory_budget = 1k\n[default]\nroot = %s/r1\n",
 		"[global]\nreject_unknown = perhaps\n[default]\nroot = %s\n",
@@ -140,7 +142,7 @@ START_TEST(config_check)
 	int		 rc;
 
 	cf_dirs();
-	conf = cf_file("# a good file\n[global]\nworkers = 2\n"
+	conf = cf_file("# a good file\n[global]\nworkers = 2\nloops = 3\n"
 	    "max_connections = 10\nmax_connections_per_uid = 5\n"
 	    "reject_unknown = no\nhello_timeout = 5\nframe_timeout = 5\n"
 	    "max_busy = 1\nmemory_budget = 8388608\n"
