@@ -472,7 +472,6 @@ void		 conn_sweep(struct loop *);
 void		 conn_resume_all(struct loop *);
 void		 conn_interrupt(struct conn *);
 void		 conn_flush_all(struct loop *);
-int		 conn_count_uid(uid_t);
 
 /* loop.c: the event loops; each owns the connections given to it. */
 struct loop_stats {			/* relaxed atomics, summed by Stats */
@@ -484,6 +483,9 @@ struct loop_stats {			/* relaxed atomics, summed by Stats */
 	uint64_t	 loop_punted;	/* tried there, went to a worker */
 };
 struct stats_op;
+TAILQ_HEAD(reqlist, req);
+#define LOOP_MAIL_STOP		0x1	/* shut down (from loop 0) */
+#define LOOP_MAIL_RESUME	0x2	/* the in-flight limit eased */
 struct loop {
 	unsigned	 idx;
 	struct event_base *base;
@@ -493,6 +495,7 @@ struct loop {
 	struct conns	 dead;		/* lost, requests still running */
 	TAILQ_HEAD(, conn) flush;	/* kicked during this batch */
 	unsigned	 nlive;		/* conns on the list (atomic) */
+	unsigned	 ngiven;	/* sockets in newfds (atomic) */
 	unsigned	 nalloc;	/* conns not yet freed (atomic) */
 	struct loop_stats st;
 	struct stats_op	*ops;		/* per-op counts (stats.c) */
@@ -505,12 +508,11 @@ struct loop {
 	/* Mail from other threads: all under mutex. */
 	pthread_mutex_t	 mutex;
 	int		 posted;	/* efd written since the last take */
-	TAILQ_HEAD(, req) doneq;	/* finished by workers */
+	struct reqlist	 doneq;		/* finished by workers */
 	int		*newfds;	/* accepted sockets */
 	size_t		 nnewfds;
 	size_t		 capnewfds;
-	int		 mail_stop;
-	int		 mail_resume;
+	int		 mail;		/* LOOP_MAIL_* */
 };
 extern struct loop	*loops;
 extern unsigned		 nloops;

@@ -98,12 +98,11 @@ conn_refuse(int fd, int e, const char *why)
 }
 
 /* Number of live connections of a uid, on every loop.  conns_mutex held. */
-int
+static unsigned
 conn_count_uid(uid_t uid)
 {
 	struct conn	*c;
-	unsigned	 i;
-	int		 n = 0;
+	unsigned	 i, n = 0;
 
 	for (i = 0; i < nloops; i++)
 		TAILQ_FOREACH(c, &loops[i].conns, entry)
@@ -127,8 +126,7 @@ conn_join(struct conn *conn, const char **why)
 		    (long)conn->pid, (unsigned long)conn->uid, opts.max_conns);
 		*why = "too many connections";
 		e = EUSERS;
-	} else if ((unsigned)conn_count_uid(conn->uid) >=
-	    opts.max_conns_per_uid) {
+	} else if (conn_count_uid(conn->uid) >= opts.max_conns_per_uid) {
 		log_warnx("refused pid %ld uid %lu: %u connections for this "
 		    "uid", (long)conn->pid, (unsigned long)conn->uid,
 		    opts.max_conns_per_uid);

@@ -40,7 +40,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,7 +153,7 @@ loop_run(void)
 	}
 }
 
-/* Put mail in l's box: the caller fills it in under the lock. */
+/* Wake l's thread, if the caller posted the first mail since it looked. */
 static void
 loop_wake(struct loop *l, int wake)
 {
@@ -181,7 +180,11 @@ loop_post_done(struct req *req)
 	loop_wake(l, wake);
 }
 
-/* The loop a new connection goes to: the one with fewest live ones. */
+/*
+ * The loop a new connection goes to: the one with the fewest, counting
+ * sockets given to it that it has not taken yet (a burst of accepts would
+ * otherwise all go to the same loop).
+ */
 static struct loop *
 loop_pick(void)
 {
@@ -190,7 +193,8 @@ loop_pick(void)
 
 	for (k = 0; k < nloops; k++) {
 		i = (loop_next + k) % nloops;
-		n = __atomic_load_n(&loops[i].nlive, __ATOMIC_RELAXED);
+		n = __atomic_load_n(&loops[i].nlive, __ATOMIC_RELAXED) +
+		    __atomic_load_n(&loops[i].ngiven, __ATOMIC_RELAXED);
 		if (best == NULL || n < bestn) {
 			best = &loops[i];
 			bestn = n;
@@ -218,15 +222,16 @@ loop_give(int fd)
 		    sizeof *l->newfds);
 	}
 	l->newfds[l->nnewfds++] = fd;
+	__atomic_add_fetch(&l->ngiven, 1, __ATOMIC_RELAXED);
 	wake = !l->posted;
 	l->posted = 1;
 	pthread_mutex_unlock(&l->mutex);
 	loop_wake(l, wake);
 }
 
-/* Set a mail flag (at off in struct loop) in every other loop's box. */
+/* Post mail (LOOP_MAIL_*) to every other loop. */
 static void
-loop_post_flag(size_t off)
+loop_post_all(int mail)
 {
 	struct loop	*l;
 	unsigned	 i;
@@ -237,7 +242,7 @@ loop_post_flag(size_t off)
 		if (l == loop_self)
 			continue;
 		pthread_mutex_lock(&l->mutex);
-		*(int *)((char *)l + off) = 1;
+		l->mail |= mail;
 		wake = !l->posted;
 		l->posted = 1;
 		pthread_mutex_unlock(&l->mutex);
@@ -279,7 +284,7 @@ loop_begin_stop(struct loop *l)
 void
 loop_stop_all(void)
 {
-	loop_post_flag(offsetof(struct loop, mail_stop));
+	loop_post_all(LOOP_MAIL_STOP);
 	loop_begin_stop(loop_self);
 }
 
@@ -287,13 +292,13 @@ loop_stop_all(void)
 void
 loop_resume_all(void)
 {
-	loop_post_flag(offsetof(struct loop, mail_resume));
+	loop_post_all(LOOP_MAIL_RESUME);
 	conn_resume_all(loop_self);
 }
 
 /* Complete a list of finished requests on their loop. */
 static void
-loop_complete(struct loop *l, TAILQ_HEAD(, req) *list)
+loop_complete(struct loop *l, struct reqlist *list)
 {
 	struct req	*req;
 
@@ -309,8 +314,8 @@ static void
 loop_wake_cb(int fd, short events, void *arg)
 {
 	struct loop		*l = arg;
-	TAILQ_HEAD(, req)	 list = TAILQ_HEAD_INITIALIZER(list);
-	int			*fds, stop, resume;
+	struct reqlist		 list = TAILQ_HEAD_INITIALIZER(list);
+	int			*fds, mail;
 	size_t			 nfds, i;
 	uint64_t		 n;
 
@@ -323,19 +328,20 @@ loop_wake_cb(int fd, short events, void *arg)
 	nfds = l->nnewfds;
 	l->newfds = NULL;
 	l->nnewfds = l->capnewfds = 0;
-	stop = l->mail_stop;
-	resume = l->mail_resume;
-	l->mail_stop = l->mail_resume = 0;
+	mail = l->mail;
+	l->mail = 0;
 	l->posted = 0;
 	pthread_mutex_unlock(&l->mutex);
 
-	for (i = 0; i < nfds; i++)
+	for (i = 0; i < nfds; i++) {
 		conn_new(l, fds[i]);
+		__atomic_sub_fetch(&l->ngiven, 1, __ATOMIC_RELAXED);
+	}
 	free(fds);
-	loop_complete(l, (void *)&list);
-	if (resume)
+	loop_complete(l, &list);
+	if (mail & LOOP_MAIL_RESUME)
 		conn_resume_all(l);
-	if (stop)
+	if (mail & LOOP_MAIL_STOP)
 		loop_begin_stop(l);
 	conn_flush_all(l);
 }
@@ -369,7 +375,7 @@ loop_finish(void)
 	for (i = 0; i < nloops; i++) {
 		l = &loops[i];
 		loop_self = l;
-		loop_complete(l, (void *)&l->doneq);
+		loop_complete(l, &l->doneq);
 		for (k = 0; k < l->nnewfds; k++)
 			close(l->newfds[k]);
 		l->nnewfds = 0;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -2783,6 +2784,50 @@ START_TEST(test_loops_spread)
 }
 END_TEST
 
+#define NBURST	8
+
+/* A burst of connections at once is shared out evenly too. */
+START_TEST(test_loops_burst)
+{
+	static const char *const two[] = { "--loops", "2", NULL };
+	struct sockaddr_un sun;
+	struct cl	 c;
+	aiofs_req_t	 st;
+	long long	 end;
+	int		 fds[NBURST], i;
+	uint64_t	 a, b;
+
+	cl_start(&c, two);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", c.d.sock);
+	for (i = 0; i < NBURST; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&sun,
+		    sizeof sun), 0);
+	}
+	/* Until every loop has taken what it was given. */
+	end = now_ms() + 5000;
+	for (;;) {
+		xstats(c.h, &st);
+		ck_assert_uint_eq(st.stats.nloops, 2);
+		a = st.stats.loop_connections[0];
+		b = st.stats.loop_connections[1];
+		aiofs_req_cleanup(&st);
+		if (a + b == NBURST + 1 || now_ms() > end)
+			break;
+		usleep(10000);
+	}
+	ck_assert_uint_eq(a + b, NBURST + 1);
+	ck_assert_msg((a > b ? a - b : b - a) <= 1, "loops have %llu and %llu connections",
+	    (unsigned long long)a, (unsigned long long)b);
+	for (i = 0; i < NBURST; i++)
+		close(fds[i]);
+	cl_stop(&c);
+}
+END_TEST
+
 /*
  * --max-inflight-total is the daemon's, not a loop's: a connection held
  * back by requests of a connection on another loop is read again when
@@ -4616,6 +4661,7 @@ client_suite(void)
 	tc = tcase_create("loops");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_loops_spread);
+	tcase_add_test(tc, test_loops_burst);
 	tcase_add_test(tc, test_loops_inflight_total);
 	tcase_add_test(tc, test_loops_shutdown);
 	suite_add_tcase(s, tc);
