@@ -49,6 +49,9 @@ struct read_cursor {
 	int		 nosplice;	/* the file cannot be spliced */
 };
 
+static int	ops_file_splice(struct req *, struct read_cursor *, int, size_t,
+		    struct spipe **, char **, size_t *);
+
 /* Free a read cursor and what it owns. */
 static void
 read_cursor_free(void *p)
@@ -537,6 +540,50 @@ hfile_read_error(struct req *req, int e)
 }
 
 /*
+ * The next chunk of a read or readall of a binary file, spliced from the
+ * file position as pread's are (ops_file_splice), when it is big enough
+ * and nothing is in the read-ahead; the position then moves past it.
+ * Returns 1 when req has the chunk (or failed), 0 to copy as usual.
+ */
+static int
+ops_file_read_splice(struct req *req, struct hfile *f, struct read_cursor *c,
+    int64_t left)
+{
+	struct spipe	*p;
+	char		*tail;
+	size_t		 want, tlen, got;
+	off_t		 pos;
+	int		 rc, e;
+
+	if (f->text != NULL || f->spooled || f->fd == -1 || !f->seekable ||
+	    f->reof || f->rlen != f->rpos || fast_nowait)
+		return (0);
+	want = left < 0 || (uint64_t)left > opts.max_chunk ? opts.max_chunk :
+	    (size_t)left;
+	if (want < AIOFS_SPLICE_MIN ||
+	    (pos = lseek(f->fd, 0, SEEK_CUR)) == -1)
+		return (0);
+	c->offset = pos;
+	if ((rc = ops_file_splice(req, c, f->fd, want, &p, &tail, &tlen)) != 1)
+		return (rc == -1);
+	if (lseek(f->fd, c->offset, SEEK_SET) == -1) {
+		e = errno;
+		spipe_put(p);
+		free(tail);
+		req_fail(req, e, NULL);
+		return (1);
+	}
+	got = p->len + tlen;
+	if (got < want)
+		f->reof = 1;	/* as a short fill would have said */
+	c->left = left < 0 ? left : left - (int64_t)got;
+	if (got == want && c->left != 0)
+		req->more = 1;
+	req_set_spliced(req, p, tail, tlen, got < want);
+	return (1);
+}
+
+/*
  * read(size) / read1 / readall / peek / readline on a handle, binary or
  * text.  size counts bytes in binary mode and characters in text mode.
  */
@@ -637,6 +684,9 @@ ops_file_read_work(struct req *req)
 	}
 
 	/* read, read1, readall. */
+	if (kind != AIOFS__V1__READ_KIND__READ1 &&
+	    ops_file_read_splice(req, f, c, left))
+		return;
 	for (;;) {
 		if (left == 0)
 			break;

@@ -4507,6 +4507,68 @@ START_TEST(test_splice_pool_exhausted)
 }
 END_TEST
 
+/* read(size) on f: size bytes (or fewer at the end) equal to want. */
+static void
+xread_bin(struct cl *c, aiofs_file_t f, int64_t size, const uint8_t *want,
+    size_t len, int eof)
+{
+	aiofs_req_t	 req;
+
+	rinit(&req);
+	ck_assert_int_eq(aiofs_read(c->h, &req, f, size, NULL), (int)len);
+	ck_assert(len == 0 || memcmp(req.buf, want, len) == 0);
+	ck_assert_int_eq(req.eof, eof);
+	aiofs_req_cleanup(&req);
+}
+
+/*
+ * Sequential reads of a binary handle are spliced like pread (the file
+ * position moving past each chunk), mixed with small reads through the
+ * read-ahead; the same with splicing off.
+ */
+START_TEST(test_splice_sequential_read)
+{
+	static const char *const off[] = { "--splice-pipes", "0", NULL };
+	struct cl	 c;
+	aiofs_file_t	 f;
+	uint8_t		*want;
+	size_t		 n = 3 * MiB + 12345;
+	int		 pass, pipes0;
+
+	for (pass = 0; pass < 2; pass++) {
+		cl_start(&c, pass == 0 ? NULL : off);
+		pipes0 = daemon_pipe_fds(&c.d);
+		want = host_pattern_file(&c, "big", n, 31);
+		f = xopen(&c, "big", "rb", NULL);
+		xread_bin(&c, f, MiB, want, MiB, 0);
+		ck_assert_int_eq(xtell(&c, f), MiB);
+		/* A small read fills the read-ahead; the next takes it. */
+		xread_bin(&c, f, 100, want + MiB, 100, 0);
+		xread_bin(&c, f, MiB, want + MiB + 100, MiB, 0);
+		ck_assert_int_eq(xtell(&c, f), 2 * MiB + 100);
+		/* The rest, in two parts, then nothing. */
+		xread_bin(&c, f, -1, want + 2 * MiB + 100, n - 2 * MiB - 100,
+		    1);
+		xread_bin(&c, f, 10, NULL, 0, 1);
+		ck_assert_int_eq(xtell(&c, f), (int64_t)n);
+		/* From an odd offset: partial pages, a tail. */
+		xseek(&c, f, 4097, SEEK_SET);
+		xread_bin(&c, f, 2 * MiB, want + 4097, 2 * MiB, 0);
+		ck_assert_int_eq(xtell(&c, f), 2 * MiB + 4097);
+		xseek(&c, f, 0, SEEK_SET);
+		xread_bin(&c, f, -1, want, n, 1);
+		ck_assert_int_eq(xtell(&c, f), (int64_t)n);
+		if (pass == 0)
+			ck_assert_int_gt(daemon_pipe_fds(&c.d), pipes0);
+		else
+			ck_assert_int_eq(daemon_pipe_fds(&c.d), pipes0);
+		xclose(&c, f);
+		free(want);
+		cl_stop(&c);
+	}
+}
+END_TEST
+
 START_TEST(test_splice_unsupported_files)
 {
 	static const char *const extra[] = { "--allow-fd-passing", NULL };
@@ -4675,6 +4737,7 @@ client_suite(void)
 	tcase_add_test(tc, test_splice_disconnect_midstream);
 	tcase_add_test(tc, test_splice_pool_exhausted);
 	tcase_add_test(tc, test_splice_unsupported_files);
+	tcase_add_test(tc, test_splice_sequential_read);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tempfile");
