@@ -540,10 +540,12 @@ hfile_read_error(struct req *req, int e)
 }
 
 /*
- * The next chunk of a read or readall of a binary file, spliced from the
- * file position as pread's are (ops_file_splice), when it is big enough
- * and nothing is in the read-ahead; the position then moves past it.
- * Returns 1 when req has the chunk (or failed), 0 to copy as usual.
+ * The next chunk of a read or readall of a read-only binary file, spliced
+ * from the file position as pread's are (ops_file_splice), when it is big
+ * enough and nothing is in the read-ahead; the position then moves past
+ * it.  Never on a writable handle: a write queued behind the read could
+ * change the pages before they are sent.  Returns 1 when req has the
+ * chunk (or failed), 0 to copy as usual.
  */
 static int
 ops_file_read_splice(struct req *req, struct hfile *f, struct read_cursor *c,
@@ -555,8 +557,8 @@ ops_file_read_splice(struct req *req, struct hfile *f, struct read_cursor *c,
 	off_t		 pos;
 	int		 rc, e;
 
-	if (f->text != NULL || f->spooled || f->fd == -1 || !f->seekable ||
-	    f->reof || f->rlen != f->rpos || fast_nowait)
+	if (f->text != NULL || f->mode.writable || f->spooled || f->fd == -1 ||
+	    !f->seekable || f->reof || f->rlen != f->rpos || fast_nowait)
 		return (0);
 	want = left < 0 || (uint64_t)left > opts.max_chunk ? opts.max_chunk :
 	    (size_t)left;

@@ -4531,13 +4531,46 @@ START_TEST(test_splice_sequential_read)
 	static const char *const off[] = { "--splice-pipes", "0", NULL };
 	struct cl	 c;
 	aiofs_file_t	 f;
+	aiofs_req_t	 rq[3];
 	uint8_t		*want;
+	char		*xs;
 	size_t		 n = 3 * MiB + 12345;
-	int		 pass, pipes0;
+	int		 pass, pipes0, done, i;
 
 	for (pass = 0; pass < 2; pass++) {
 		cl_start(&c, pass == 0 ? NULL : off);
 		pipes0 = daemon_pipe_fds(&c.d);
+		/*
+		 * Never on a handle open for writing: a write pipelined
+		 * behind the read must not show in it (a spliced chunk is
+		 * read when sent).
+		 */
+		want = host_pattern_file(&c, "rw", 2 * MiB, 32);
+		f = xopen(&c, "rw", "r+b", NULL);
+		xs = malloc(MiB);
+		ck_assert_ptr_nonnull(xs);
+		memset(xs, 'X', MiB);
+		done = 0;
+		rinit(&rq[0]);
+		rinit(&rq[1]);
+		rinit(&rq[2]);
+		rq[0].data = rq[1].data = rq[2].data = &done;
+		ck_assert_int_eq(aiofs_read(c.h, &rq[0], f, MiB, count_cb), 0);
+		ck_assert_int_eq(aiofs_seek(c.h, &rq[1], f, 0, SEEK_SET,
+		    count_cb), 0);
+		ck_assert_int_eq(aiofs_write(c.h, &rq[2], f, xs, MiB,
+		    count_cb), 0);
+		ck_assert_int_eq(drive_until(c.h, &done, 3, 10000), 0);
+		ck_assert_int_eq(rq[0].result, MiB);
+		ck_assert(memcmp(rq[0].buf, want, MiB) == 0);
+		ck_assert_int_eq(rq[2].result, MiB);
+		ck_assert_int_eq(daemon_pipe_fds(&c.d), pipes0);
+		for (i = 0; i < 3; i++)
+			aiofs_req_cleanup(&rq[i]);
+		xclose(&c, f);
+		free(xs);
+		free(want);
+
 		want = host_pattern_file(&c, "big", n, 31);
 		f = xopen(&c, "big", "rb", NULL);
 		xread_bin(&c, f, MiB, want, MiB, 0);
