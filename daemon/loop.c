@@ -50,7 +50,7 @@ struct loop		*loops;
 unsigned		 nloops;
 __thread struct loop	*loop_self;
 pthread_mutex_t		 conns_mutex = PTHREAD_MUTEX_INITIALIZER;
-static unsigned		 loop_next;	/* round-robin between equals */
+static unsigned		 loop_next;	/* round-robin between equals (loop 0) */
 
 static void	loop_wake_cb(int, short, void *);
 static void	loop_sweep_cb(int, short, void *);
