@@ -26,8 +26,7 @@ usage(int status)
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: aiofsd [-fhqvV] [-s socket] [-w workers] [-l loops] "
 	    "[-r root]\n"
-	    "              [--read-only]"
-	    "              [--strict-paths] [--allow-fd-passing] "
+	    "              [--read-only] [--strict-paths] [--allow-fd-passing] "
 	    "[--tmpdir dir]\n"
 	    "              [--max-frame bytes] [--max-inflight n] "
 	    "[--max-handles n]\n"

@@ -594,6 +594,16 @@ ok stats-prometheus-loops
 
 # --- aiofsd --loops -----------------------------------------------------------
 
+# The usage fits 80 columns, one bracket group after another.
+out=$("$AIOFSD" -h)
+[ $? = 0 ] && printf '%s\n' "$out" | grep -q -- '-l loops' &&
+    printf '%s\n' "$out" | awk 'length > 80 { bad = 1 }
+    NR == 1 && !/^usage: aiofsd / { bad = 1 }
+    NR > 1 && !/^              \[[^ ]/ { bad = 1 }
+    /\]  / { bad = 1 }
+    END { exit bad }'
+ok aiofsd-usage
+
 out=$("$AIOFSD" -s "$dir/x.sock" -r "$root" --loops 0 2>&1)
 [ $? = 2 ] && printf '%s\n' "$out" |
     grep -qx 'aiofsd: --loops: "0" is not a number from 1 to 64'
