@@ -153,12 +153,18 @@ loop_run(void)
 	}
 }
 
-/* Wake l's thread, if the caller posted the first mail since it looked. */
+/*
+ * The caller has put mail in l's box, under l->mutex: unlock it, and wake
+ * l's thread if this is the first mail since it last looked.
+ */
 static void
-loop_wake(struct loop *l, int wake)
+loop_posted(struct loop *l)
 {
 	uint64_t	 one = 1;
+	int		 wake = !l->posted;
 
+	l->posted = 1;
+	pthread_mutex_unlock(&l->mutex);
 	if (!wake)
 		return;
 	while (write(l->efd, &one, sizeof one) == -1 && errno == EINTR)
@@ -170,14 +176,10 @@ void
 loop_post_done(struct req *req)
 {
 	struct loop	*l = req->conn != NULL ? req->conn->loop : &loops[0];
-	int		 wake;
 
 	pthread_mutex_lock(&l->mutex);
 	TAILQ_INSERT_TAIL(&l->doneq, req, qentry);
-	wake = !l->posted;
-	l->posted = 1;
-	pthread_mutex_unlock(&l->mutex);
-	loop_wake(l, wake);
+	loop_posted(l);
 }
 
 /*
@@ -209,7 +211,6 @@ void
 loop_give(int fd)
 {
 	struct loop	*l = loop_pick();
-	int		 wake;
 
 	if (l == loop_self) {
 		conn_new(l, fd);
@@ -223,10 +224,7 @@ loop_give(int fd)
 	}
 	l->newfds[l->nnewfds++] = fd;
 	__atomic_add_fetch(&l->ngiven, 1, __ATOMIC_RELAXED);
-	wake = !l->posted;
-	l->posted = 1;
-	pthread_mutex_unlock(&l->mutex);
-	loop_wake(l, wake);
+	loop_posted(l);
 }
 
 /* Post mail (LOOP_MAIL_*) to every other loop. */
@@ -235,7 +233,6 @@ loop_post_all(int mail)
 {
 	struct loop	*l;
 	unsigned	 i;
-	int		 wake;
 
 	for (i = 0; i < nloops; i++) {
 		l = &loops[i];
@@ -243,10 +240,7 @@ loop_post_all(int mail)
 			continue;
 		pthread_mutex_lock(&l->mutex);
 		l->mail |= mail;
-		wake = !l->posted;
-		l->posted = 1;
-		pthread_mutex_unlock(&l->mutex);
-		loop_wake(l, wake);
+		loop_posted(l);
 	}
 }
 
@@ -296,9 +290,9 @@ loop_resume_all(void)
 	conn_resume_all(loop_self);
 }
 
-/* Complete a list of finished requests on their loop. */
+/* Complete a list of finished requests (the caller then flushes). */
 static void
-loop_complete(struct loop *l, struct reqlist *list)
+loop_complete(struct reqlist *list)
 {
 	struct req	*req;
 
@@ -306,7 +300,6 @@ loop_complete(struct loop *l, struct reqlist *list)
 		TAILQ_REMOVE(list, req, qentry);
 		pool_done(req);
 	}
-	conn_flush_all(l);
 }
 
 /* There is mail: take it all at once, then act on it unlocked. */
@@ -338,7 +331,7 @@ loop_wake_cb(int fd, short events, void *arg)
 		__atomic_sub_fetch(&l->ngiven, 1, __ATOMIC_RELAXED);
 	}
 	free(fds);
-	loop_complete(l, &list);
+	loop_complete(&list);
 	if (mail & LOOP_MAIL_RESUME)
 		conn_resume_all(l);
 	if (mail & LOOP_MAIL_STOP)
@@ -375,7 +368,8 @@ loop_finish(void)
 	for (i = 0; i < nloops; i++) {
 		l = &loops[i];
 		loop_self = l;
-		loop_complete(l, &l->doneq);
+		loop_complete(&l->doneq);
+		conn_flush_all(l);
 		for (k = 0; k < l->nnewfds; k++)
 			close(l->newfds[k]);
 		l->nnewfds = 0;
