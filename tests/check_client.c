@@ -1836,17 +1836,9 @@ bulk_issue(struct bulk *b, int slot)
 static long
 daemon_hwm_kb(struct cl *c)
 {
-	char	 path[64], line[256];
-	FILE	*fp;
-	long	 kb = -1;
+	long	 kb = tproc_status_kib(c->d.pid, "VmHWM");
 
-	snprintf(path, sizeof path, "/proc/%d/status", (int)c->d.pid);
-	fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	while (fgets(line, sizeof line, fp) != NULL)
-		if (sscanf(line, "VmHWM: %ld", &kb) == 1)
-			break;
-	fclose(fp);
+	ck_assert_msg(kb >= 0, "no VmHWM for aiofsd");
 	return (kb);
 }
 
@@ -2399,14 +2391,21 @@ rd_cb(aiofs_req_t *req)
 		s->ok++;
 }
 
+/* Stats of the daemon behind h (caller cleans up st). */
+static void
+xstats(aiofs_t *h, aiofs_req_t *st)
+{
+	rinit(st);
+	ck_assert_int_eq(aiofs_stats(h, st, NULL), 0);
+}
+
 /* The daemon's loop counters (Stats.loop_completed, loop_punted). */
 static void
 loop_counts(struct cl *c, uint64_t *done, uint64_t *punted)
 {
 	aiofs_req_t	 st;
 
-	rinit(&st);
-	ck_assert_int_eq(aiofs_stats(c->h, &st, NULL), 0);
+	xstats(c->h, &st);
 	*done = st.stats.loop_completed;
 	*punted = st.stats.loop_punted;
 	aiofs_req_cleanup(&st);
@@ -2652,14 +2651,6 @@ START_TEST(test_fast_burst)
 	cl_stop(&c);
 }
 END_TEST
-
-/* Stats of the daemon behind h (caller cleans up st). */
-static void
-xstats(aiofs_t *h, aiofs_req_t *st)
-{
-	rinit(st);
-	ck_assert_int_eq(aiofs_stats(h, st, NULL), 0);
-}
 
 /* The count of op in a Stats reply, 0 if absent. */
 static uint64_t
@@ -3053,8 +3044,7 @@ START_TEST(test_cancel_running_read)
 	/* Wait until the read is on the worker (stats are inline). */
 	end = now_ms() + 5000;
 	while (!busy && now_ms() < end) {
-		rinit(&st);
-		ck_assert_int_eq(aiofs_stats(c.h, &st, NULL), 0);
+		xstats(c.h, &st);
 		busy = st.stats.workers_busy == 1;
 		aiofs_req_cleanup(&st);
 	}
@@ -3327,8 +3317,7 @@ START_TEST(test_50_connections)
 		ck_assert_mem_eq(reqs[i].buf, w, strlen(w));
 		aiofs_req_cleanup(&reqs[i]);
 	}
-	rinit(&st);
-	ck_assert_int_eq(aiofs_stats(hs[0], &st, NULL), 0);
+	xstats(hs[0], &st);
 	ck_assert_uint_eq(st.stats.connections_current, NCONN);
 	aiofs_req_cleanup(&st);
 	for (i = 0; i < NCONN; i++)
@@ -3429,14 +3418,18 @@ stable_nfds(struct tdaemon *d)
 	return (prev);
 }
 
-/* Poll the daemon's fd count until it is want, for up to ms. */
+/*
+ * Poll count(d) (the daemon's fds, pipe ends...) until it is want, for up
+ * to ms; returns the last count.
+ */
 static int
-wait_nfds(struct tdaemon *d, int want, int ms)
+wait_count(struct tdaemon *d, int (*count)(struct tdaemon *), int want,
+    int ms)
 {
 	long long	 end = now_ms() + ms;
 	int		 n;
 
-	while ((n = tdaemon_nfds(d)) != want && now_ms() < end)
+	while ((n = count(d)) != want && now_ms() < end)
 		usleep(20000);
 	return (n);
 }
@@ -3469,7 +3462,7 @@ START_TEST(test_disconnect_open_handles)
 	/* Gone without closing anything. */
 	aiofs_close(c.h);
 	c.h = NULL;
-	n = wait_nfds(&c.d, base, 5000);
+	n = wait_count(&c.d, tdaemon_nfds, base, 5000);
 	ck_assert_msg(n == base, "daemon has %d fds, %d before the client",
 	    n, base);
 	/* Every buffered write was flushed on the way out. */
@@ -4357,18 +4350,6 @@ cancel_stream_cb(aiofs_req_t *req)
 		cs->rc = aiofs_cancel(cs->h, req);
 }
 
-/* Wait until the daemon holds want pipe ends; returns how many it has. */
-static int
-wait_pipes(struct tdaemon *d, int want, int ms)
-{
-	long long	 end = now_ms() + ms;
-	int		 n;
-
-	while ((n = daemon_pipe_fds(d)) != want && now_ms() < end)
-		usleep(50000);
-	return (n);
-}
-
 START_TEST(test_splice_disconnect_midstream)
 {
 	struct cl		 c;
@@ -4405,7 +4386,7 @@ START_TEST(test_splice_disconnect_midstream)
 	/* Gone without reading a byte. */
 	aiofs_close(c.h);
 	c.h = NULL;
-	i = wait_nfds(&c.d, base, 10000);
+	i = wait_count(&c.d, tdaemon_nfds, base, 10000);
 	ck_assert_msg(i == base, "daemon has %d fds, %d before the client "
 	    "(%d pipe ends)", i, base, daemon_pipe_fds(&c.d) - pipes0);
 
@@ -4430,8 +4411,9 @@ START_TEST(test_splice_disconnect_midstream)
 	xping(&c);
 	aiofs_close(c.h);
 	c.h = NULL;
-	ck_assert_int_eq(wait_nfds(&c.d, base, 10000), base);
-	ck_assert_int_eq(wait_pipes(&c.d, pipes0, 1000), pipes0);
+	ck_assert_int_eq(wait_count(&c.d, tdaemon_nfds, base, 10000), base);
+	ck_assert_int_eq(wait_count(&c.d, daemon_pipe_fds, pipes0, 1000),
+	    pipes0);
 	free(want);
 	tdaemon_stop(&c.d);
 }

@@ -24,6 +24,7 @@
 
 #include <check.h>
 
+#include "fdpass.h"
 #include "testutil.h"
 
 #define MiB	(1024 * 1024)
@@ -720,30 +721,14 @@ END_TEST
 static void
 send_with_fd(int s, const Request *m, int fd)
 {
-	struct msghdr	 mh;
 	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} cmsg;
 	uint8_t		*buf;
 
 	buf = malloc(4 + aiofs__v1__request__get_packed_size(m));
 	iov.iov_base = buf;
 	iov.iov_len = pack_req(buf, m);
-	memset(&mh, 0, sizeof mh);
-	memset(&cmsg, 0, sizeof cmsg);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cmsg.buf;
-	mh.msg_controllen = sizeof cmsg.buf;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	ck_assert_int_eq(sendmsg(s, &mh, MSG_NOSIGNAL), (ssize_t)iov.iov_len);
+	ck_assert_int_eq(aiofs__sendmsg_fd(s, &iov, 1, fd),
+	    (ssize_t)iov.iov_len);
 	free(buf);
 }
 
@@ -867,23 +852,6 @@ START_TEST(test_fd_flood)
 }
 END_TEST
 
-/* VmRSS of pid in KiB, -1 if it cannot be read. */
-static long
-rss_kib(pid_t pid)
-{
-	char	 p[64], line[256];
-	FILE	*f;
-	long	 kib = -1;
-
-	snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
-	if ((f = fopen(p, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return (kib);
-}
 
 START_TEST(test_reader_that_never_reads)
 {
@@ -938,7 +906,7 @@ START_TEST(test_reader_that_never_reads)
 			idle = now_ms() + 1000;
 		} else
 			usleep(10000);
-		kib = rss_kib(d.pid);
+		kib = tproc_status_kib(d.pid, "VmRSS");
 		if (kib > maxkib)
 			maxkib = kib;
 	}
@@ -946,7 +914,7 @@ START_TEST(test_reader_that_never_reads)
 	/* Watch the daemon's memory while it sits on the replies. */
 	end = now_ms() + 2000;
 	while (now_ms() < end) {
-		kib = rss_kib(d.pid);
+		kib = tproc_status_kib(d.pid, "VmRSS");
 		ck_assert_msg(kib > 0, "aiofsd gone");
 		if (kib > maxkib)
 			maxkib = kib;

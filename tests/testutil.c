@@ -240,6 +240,29 @@ tdaemon_stop(struct tdaemon *d)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/*
+ * A "kB" line of /proc/PID/status (field "VmRSS", "VmHWM"...) in KiB, or
+ * -1 if the process or the line is not there.
+ */
+long
+tproc_status_kib(pid_t pid, const char *field)
+{
+	char	 path[64], line[256];
+	size_t	 len = strlen(field);
+	FILE	*fp;
+	long	 kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, field, len) == 0 && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld", &kib) == 1)
+			break;
+	fclose(fp);
+	return (kib);
+}
+
 /* Count the daemon's open fds through /proc. */
 int
 tdaemon_nfds(struct tdaemon *d)

@@ -41,6 +41,7 @@ struct tdaemon {
 void		 tdaemon_start(struct tdaemon *, const char *const *);
 void		 tdaemon_stop(struct tdaemon *);
 int		 tdaemon_nfds(struct tdaemon *);
+long		 tproc_status_kib(pid_t, const char *);
 const char	*test_aiofsd_path(void);
 
 #endif
