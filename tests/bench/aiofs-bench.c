@@ -1010,20 +1010,25 @@ base_main(void *arg)
 	return (NULL);
 }
 
-/* The ping baseline's server: echo every byte on every socket; 0 or -1. */
+/*
+ * A forked baseline peer's loop: poll the n sockets for events and call
+ * serve(fd, i, arg) on each ready one, until every socket is closed.
+ * serve returns 0 to go on, 1 when the other end has gone (the socket is
+ * then closed here), or -1 on an error, which ends the loop.  Every
+ * socket is closed on return; 0, or -1 on an error.
+ */
 static int
-echo_serve(int *fds, int n)
+poll_serve(int *fds, int n, short events, int (*serve)(int, int, void *),
+    void *arg)
 {
 	struct pollfd	*pfd;
-	char		 buf[65536];
-	ssize_t		 r, m, off;
-	int		 i, open = n, rc = 0;
+	int		 i, r, open = n, rc = 0;
 
 	if ((pfd = calloc(n, sizeof *pfd)) == NULL)
 		return (-1);
 	for (i = 0; i < n; i++) {
 		pfd[i].fd = fds[i];
-		pfd[i].events = POLLIN;
+		pfd[i].events = events;
 	}
 	while (open > 0 && rc == 0) {
 		if (poll(pfd, n, -1) == -1) {
@@ -1032,20 +1037,15 @@ echo_serve(int *fds, int n)
 			rc = -1;
 			break;
 		}
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && rc == 0; i++) {
 			if (pfd[i].fd == -1 || pfd[i].revents == 0)
 				continue;
-			r = read(pfd[i].fd, buf, sizeof buf);
-			if (r <= 0) {
+			if ((r = serve(pfd[i].fd, i, arg)) == 1) {
 				close(pfd[i].fd);
 				pfd[i].fd = -1;
 				open--;
-				continue;
-			}
-			for (off = 0; off < r && rc == 0; off += m)
-				if ((m = send(pfd[i].fd, buf + off, r - off,
-				    MSG_NOSIGNAL)) <= 0)
-					rc = -1;
+			} else if (r == -1)
+				rc = -1;
 		}
 	}
 	for (i = 0; i < n; i++)
@@ -1053,6 +1053,30 @@ echo_serve(int *fds, int n)
 			close(pfd[i].fd);
 	free(pfd);
 	return (rc);
+}
+
+/* The ping baseline's server: echo what one socket has (poll_serve). */
+static int
+echo_one(int fd, int i, void *arg)
+{
+	char	 buf[65536];
+	ssize_t	 r, m, off;
+
+	(void)i;
+	(void)arg;
+	if ((r = read(fd, buf, sizeof buf)) <= 0)
+		return (1);
+	for (off = 0; off < r; off += m)
+		if ((m = send(fd, buf + off, r - off, MSG_NOSIGNAL)) <= 0)
+			return (-1);
+	return (0);
+}
+
+/* The ping baseline's server: echo every byte on every socket; 0 or -1. */
+static int
+echo_serve(int *fds, int n)
+{
+	return (poll_serve(fds, n, POLLIN, echo_one, NULL));
 }
 
 /* A ping baseline thread: N 16-byte messages in flight on one socket. */
@@ -1469,67 +1493,58 @@ run_ping_baseline(struct summary *sum)
 	run_peer(ws, theirs, echo_serve, ping_main, "echo", sum);
 }
 
+/* The bulk writer's state: the buffer, and where each socket is in it. */
+struct bulk_out {
+	char		*buf;
+	size_t		*off;
+};
+
+/*
+ * Write one socket until it is full (poll_serve), as aiofsd writes: the
+ * same buffer over and over, until the reader closes it.
+ */
+static int
+bulk_one(int fd, int i, void *arg)
+{
+	struct bulk_out	*b = arg;
+	ssize_t		 m;
+
+	for (;;) {
+		m = send(fd, b->buf + b->off[i], BENCH_SEQ_IO - b->off[i],
+		    MSG_NOSIGNAL);
+		if (m > 0) {
+			b->off[i] = (b->off[i] + m) % BENCH_SEQ_IO;
+			continue;
+		}
+		if (m == -1 && errno == EINTR)
+			continue;
+		if (m == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return (1);
+		return (m == -1 && errno != EAGAIN ? -1 : 0);
+	}
+}
+
 /*
  * The bulk baseline's writer: send the same 1 MiB buffer over and over on
- * every socket until its reader closes it; 0, or -1 on an error.  Each
- * socket is written until it is full, then polled, as aiofsd writes.
+ * every socket until its reader closes it; 0, or -1 on an error.
  */
 static int
 bulk_serve(int *fds, int n)
 {
-	struct pollfd	*pfd;
-	size_t		*off;
-	char		*buf;
-	ssize_t		 m;
-	int		 i, open = n, rc = 0;
+	struct bulk_out	 b;
+	int		 i, rc = -1;
 
-	buf = seq_buf();
-	memset(buf, 'b', BENCH_SEQ_IO);
-	if ((pfd = calloc(n, sizeof *pfd)) == NULL ||
-	    (off = calloc(n, sizeof *off)) == NULL)
-		return (-1);
-	for (i = 0; i < n; i++) {
-		if (fcntl(fds[i], F_SETFL, O_NONBLOCK) == -1)
-			return (-1);
-		pfd[i].fd = fds[i];
-		pfd[i].events = POLLOUT;
-	}
-	while (open > 0 && rc == 0) {
-		if (poll(pfd, n, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = -1;
-			break;
-		}
-		for (i = 0; i < n && rc == 0; i++) {
-			if (pfd[i].fd == -1 || pfd[i].revents == 0)
-				continue;
-			for (;;) {
-				m = send(pfd[i].fd, buf + off[i],
-				    BENCH_SEQ_IO - off[i], MSG_NOSIGNAL);
-				if (m > 0) {
-					off[i] = (off[i] + m) % BENCH_SEQ_IO;
-					continue;
-				}
-				if (m == -1 && errno == EINTR)
-					continue;
-				if (m == -1 && (errno == EPIPE ||
-				    errno == ECONNRESET)) {
-					close(pfd[i].fd);
-					pfd[i].fd = -1;
-					open--;
-				} else if (m == -1 && errno != EAGAIN)
-					rc = -1;
-				break;
-			}
-		}
-	}
+	b.buf = seq_buf();
+	memset(b.buf, 'b', BENCH_SEQ_IO);
+	if ((b.off = calloc(n, sizeof *b.off)) == NULL)
+		goto out;
 	for (i = 0; i < n; i++)
-		if (pfd[i].fd != -1)
-			close(pfd[i].fd);
-	free(off);
-	free(pfd);
-	free(buf);
+		if (fcntl(fds[i], F_SETFL, O_NONBLOCK) == -1)
+			goto out;
+	rc = poll_serve(fds, n, POLLOUT, bulk_one, &b);
+out:
+	free(b.off);
+	free(b.buf);
 	return (rc);
 }
 

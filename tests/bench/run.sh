@@ -406,16 +406,22 @@ function sockrows(    i, k, f, any) {
 		print "by a thread into a warm, page-aligned 1 MiB buffer, in the same run."
 	}
 }
-function isorows(    l) {
-	if (!("isolation" in x) && !("isolation" in xfailed))
-		return
+# The heading of the section of a one-run op; 1 if it has results to show.
+function section(op, title) {
+	if (!(op in x) && !(op in xfailed))
+		return 0
 	print ""
-	print "### Latency isolation"
+	print "### " title
 	print ""
-	if (!("isolation" in x)) {
+	if (!(op in x)) {
 		print "FAILED."
-		return
+		return 0
 	}
+	return 1
+}
+function isorows(    l) {
+	if (!section("isolation", "Latency isolation"))
+		return
 	l = x["isolation"]
 	print "| probe: stat | in flight | conns | ops/s | p50 µs | p99 µs | p99.9 µs |"
 	print "|---|--:|--:|--:|--:|--:|--:|"
@@ -440,15 +446,8 @@ function isorows(    l) {
 	print "so that the machine's drifting background load weighs on both alike."
 }
 function idlerows(    l) {
-	if (!("idle" in x) && !("idle" in xfailed))
+	if (!section("idle", "Idle connections"))
 		return
-	print ""
-	print "### Idle connections"
-	print ""
-	if (!("idle" in x)) {
-		print "FAILED."
-		return
-	}
 	l = x["idle"]
 	print "| asked | held (answered a ping) | daemon says | daemon RSS before | after hello, held " get(l, "hold_s") " s | after one ping each | KiB per connection (idle / used) | connects/s | connect p50 / p99 µs |"
 	print "|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
