@@ -79,30 +79,31 @@ fuzz_root_make(struct fuzzroot *fr, const char *prefix)
 		fuzz_die("lstat canary");
 }
 
+/* Did a change a's times, link count or mode since it was b? */
+static int
+fuzz_stat_changed(const struct stat *a, const struct stat *b)
+{
+	return (a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+	    a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
+	    a->st_ctim.tv_nsec != b->st_ctim.tv_nsec ||
+	    a->st_nlink != b->st_nlink ||
+	    a->st_mode != b->st_mode);
+}
+
 /* The canary (a dir with one file) must not change at all. */
 void
 fuzz_canary_check(const struct fuzzroot *fr)
 {
-	const struct stat	*c = &fr->canary_st, *s = &fr->secret_st;
-	struct stat		 a, b;
-	char			 p[PATH_MAX];
+	struct stat	 a, b;
+	char		 p[PATH_MAX];
 
 	snprintf(p, sizeof p, "%s/secret", fr->canary);
 	if (lstat(fr->canary, &a) == -1 || lstat(p, &b) == -1)
 		fuzz_die("the canary is gone: an op escaped the root");
-	if (a.st_mtim.tv_sec != c->st_mtim.tv_sec ||
-	    a.st_mtim.tv_nsec != c->st_mtim.tv_nsec ||
-	    a.st_ctim.tv_sec != c->st_ctim.tv_sec ||
-	    a.st_ctim.tv_nsec != c->st_ctim.tv_nsec ||
-	    a.st_nlink != c->st_nlink ||
-	    a.st_mode != c->st_mode)
+	if (fuzz_stat_changed(&a, &fr->canary_st))
 		fuzz_die("the canary directory changed: an op escaped");
-	if (b.st_size != s->st_size ||
-	    b.st_mtim.tv_sec != s->st_mtim.tv_sec ||
-	    b.st_mtim.tv_nsec != s->st_mtim.tv_nsec ||
-	    b.st_ctim.tv_sec != s->st_ctim.tv_sec ||
-	    b.st_ctim.tv_nsec != s->st_ctim.tv_nsec ||
-	    b.st_mode != s->st_mode ||
-	    b.st_nlink != s->st_nlink)
+	if (b.st_size != fr->secret_st.st_size ||
+	    fuzz_stat_changed(&b, &fr->secret_st))
 		fuzz_die("the canary file changed: an op escaped");
 }
