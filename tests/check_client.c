@@ -2587,6 +2587,35 @@ struct rfburst {
 
 static void	rfburst_issue(struct rfburst *, int);
 
+/*
+ * The read-files' files rf0..rf15 (4096 + i bytes of pattern i) in the
+ * root, their contents in want; every fourth dropped from the page cache
+ * if uncache is set, so that those go to a worker.
+ */
+static void
+rfburst_files(struct cl *c, uint8_t *want[16], int uncache)
+{
+	char	 name[32];
+	int	 i;
+
+	for (i = 0; i < 16; i++) {
+		snprintf(name, sizeof name, "rf%d", i);
+		want[i] = host_pattern_file(c, name, 4096 + i, i);
+		if (uncache && i % 4 == 0)
+			host_uncache(c, name);
+	}
+}
+
+/* Free what rfburst_files() gave. */
+static void
+rfburst_files_free(uint8_t *want[16])
+{
+	int	 i;
+
+	for (i = 0; i < 16; i++)
+		free(want[i]);
+}
+
 static void
 rfburst_cb(aiofs_req_t *req)
 {
@@ -2621,18 +2650,12 @@ START_TEST(test_fast_burst)
 	struct cl	 c;
 	struct rfburst	 b;
 	uint64_t	 d0, p0, d1, p1;
-	char		 name[32];
 	int		 i;
 
 	cl_start(&c, NULL);
 	memset(&b, 0, sizeof b);
 	b.c = &c;
-	for (i = 0; i < 16; i++) {
-		snprintf(name, sizeof name, "rf%d", i);
-		b.want[i] = host_pattern_file(&c, name, 4096 + i, i);
-		if (i % 4 == 0)		/* some must go to a worker */
-			host_uncache(&c, name);
-	}
+	rfburst_files(&c, b.want, 1);
 	loop_counts(&c, &d0, &p0);
 	/*
 	 * 64 in flight, re-issued from callbacks, so they reach the daemon
@@ -2646,8 +2669,7 @@ START_TEST(test_fast_burst)
 	loop_counts(&c, &d1, &p1);
 	ck_assert_uint_eq((d1 - d0) + (p1 - p0), 1024);
 	ck_assert_uint_ge(d1 - d0, 512);
-	for (i = 0; i < 16; i++)
-		free(b.want[i]);
+	rfburst_files_free(b.want);
 	cl_stop(&c);
 }
 END_TEST
@@ -2678,7 +2700,6 @@ START_TEST(test_loops_spread)
 	struct rfburst	*b;
 	aiofs_req_t	 st;
 	uint64_t	 req0, stat0, rf0;
-	char		 name[32];
 	int		 i, k, rc;
 
 	cl_start(&c, three);
@@ -2700,10 +2721,7 @@ START_TEST(test_loops_spread)
 	/* Every connection at once: 1,024 checked read-files each. */
 	b = calloc(NLOOPCONN, sizeof *b);
 	ck_assert_ptr_nonnull(b);
-	for (i = 0; i < 16; i++) {
-		snprintf(name, sizeof name, "rf%d", i);
-		b[0].want[i] = host_pattern_file(&c, name, 4096 + i, i);
-	}
+	rfburst_files(&c, b[0].want, 0);
 	for (k = 0; k < NLOOPCONN; k++) {
 		b[k].c = &cc[k];
 		memcpy(b[k].want, b[0].want, sizeof b[0].want);
@@ -2757,8 +2775,7 @@ START_TEST(test_loops_spread)
 	for (k = 1; k < NLOOPCONN; k++)
 		if (k != 2)
 			aiofs_close(cc[k].h);
-	for (i = 0; i < 16; i++)
-		free(b[0].want[i]);
+	rfburst_files_free(b[0].want);
 	free(b);
 	cl_stop(&c);
 
@@ -2900,7 +2917,6 @@ START_TEST(test_loops_shutdown)
 	aiofs_file_t	 f;
 	uint64_t	 base;
 	long long	 end;
-	char		 name[32];
 	int		 i, k, status, wfd;
 
 	cl_start(&c, args);
@@ -2908,10 +2924,7 @@ START_TEST(test_loops_shutdown)
 	ck_assert_int_eq(aiofs_connect(&cs.h, c.d.sock, "check_client"), 0);
 	b = calloc(4, sizeof *b);
 	ck_assert_ptr_nonnull(b);
-	for (i = 0; i < 16; i++) {
-		snprintf(name, sizeof name, "rf%d", i);
-		b[0].want[i] = host_pattern_file(&c, name, 4096 + i, i);
-	}
+	rfburst_files(&c, b[0].want, 0);
 	f = fifo_setup(&c, &wfd);
 	memset(&rs, 0, sizeof rs);
 	rinit(&rd);
@@ -2963,8 +2976,7 @@ START_TEST(test_loops_shutdown)
 	aiofs_req_cleanup(&rd);
 	for (k = 0; k < 4; k++)
 		aiofs_close(cc[k].h);
-	for (i = 0; i < 16; i++)
-		free(b[0].want[i]);
+	rfburst_files_free(b[0].want);
 	free(b);
 	tdaemon_stop(&c.d);
 }
