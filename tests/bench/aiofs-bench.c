@@ -1431,6 +1431,30 @@ run_fd(struct summary *sum)
 }
 
 /*
+ * Workers for a forked peer: one socketpair each, the worker's end in its
+ * fd and the far end in (*theirsp)[i], for run_peer().
+ */
+static struct worker *
+peer_workers(int **theirsp)
+{
+	struct worker	*ws;
+	int		*theirs, sv[2], i;
+
+	ws = workers_new(B.nconn);
+	if ((theirs = calloc(B.nconn, sizeof *theirs)) == NULL)
+		die("out of memory");
+	for (i = 0; i < B.nconn; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
+		    -1)
+			die("socketpair: %s", strerror(errno));
+		ws[i].fd = sv[0];
+		theirs[i] = sv[1];
+	}
+	*theirsp = theirs;
+	return (ws);
+}
+
+/*
  * Fork a peer that runs serve() on theirs[] (the far ends of the workers'
  * socketpairs), measure fn in the workers against it, and reap it.  Frees
  * ws and theirs.
@@ -1478,18 +1502,9 @@ static void
 run_ping_baseline(struct summary *sum)
 {
 	struct worker	*ws;
-	int		*theirs, sv[2], i;
+	int		*theirs;
 
-	ws = workers_new(B.nconn);
-	if ((theirs = calloc(B.nconn, sizeof *theirs)) == NULL)
-		die("out of memory");
-	for (i = 0; i < B.nconn; i++) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
-		    -1)
-			die("socketpair: %s", strerror(errno));
-		ws[i].fd = sv[0];
-		theirs[i] = sv[1];
-	}
+	ws = peer_workers(&theirs);
 	run_peer(ws, theirs, echo_serve, ping_main, "echo", sum);
 }
 
@@ -1587,27 +1602,20 @@ run_sock(struct summary *sum, int *sndbuf)
 {
 	struct worker	*ws;
 	socklen_t	 slen = sizeof *sndbuf;
-	int		*theirs, sv[2], i, size;
+	int		*theirs, i, size;
 
-	ws = workers_new(B.nconn);
-	if ((theirs = calloc(B.nconn, sizeof *theirs)) == NULL)
-		die("out of memory");
+	ws = peer_workers(&theirs);
 	*sndbuf = -1;
 	for (i = 0; i < B.nconn; i++) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
-		    -1)
-			die("socketpair: %s", strerror(errno));
-		ws[i].fd = sv[0];
 		ws[i].buf = thread_buf(i);
-		theirs[i] = sv[1];
 		/* As conn_bulk(): past net.core.wmem_max only as root. */
 		size = BENCH_BULK_SNDBUF;
-		if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &size,
+		if (setsockopt(theirs[i], SOL_SOCKET, SO_SNDBUFFORCE, &size,
 		    sizeof size) == -1)
-			(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size,
-			    sizeof size);
-		if (i == 0 && getsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, sndbuf,
-		    &slen) == -1)
+			(void)setsockopt(theirs[i], SOL_SOCKET, SO_SNDBUF,
+			    &size, sizeof size);
+		if (i == 0 && getsockopt(theirs[i], SOL_SOCKET, SO_SNDBUF,
+		    sndbuf, &slen) == -1)
 			*sndbuf = -1;
 	}
 	run_peer(ws, theirs, bulk_serve, sock_main, "bulk writer", sum);
